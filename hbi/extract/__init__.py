@@ -1,0 +1,38 @@
+"""Turning a book's bytes (PDF, EPUB, plain text, Markdown) into text with its structure.
+
+`extract_book` is the one entry point: it recognises the format from the content, applies the
+size limits in `ExtractLimits`, and raises a `hbi.errors.BookError` subclass naming the book
+and the problem when the book cannot be read.
+"""
+
+from __future__ import annotations
+
+from hbi.book import ExtractedBook
+from hbi.errors import BookTooLargeError, EmptyBookError
+from hbi.extract.detect import BookFormat, detect_format
+from hbi.extract.epub import extract_epub
+from hbi.extract.limits import DEFAULT_LIMITS, ExtractLimits
+from hbi.extract.pdf import extract_pdf
+from hbi.extract.text import extract_text_book
+
+__all__ = ["DEFAULT_LIMITS", "BookFormat", "ExtractLimits", "detect_format", "extract_book"]
+
+
+def extract_book(data: bytes, name: str, limits: ExtractLimits = DEFAULT_LIMITS) -> ExtractedBook:
+    """The book's clean text, ToC, pages, metadata and matter ranges, whatever its format.
+
+    `name` is the object key / book id; it is only used in error messages and, for text, to
+    break the tie between Markdown and plain text. Raises a BookError subclass on failure.
+    """
+    if not data:
+        raise EmptyBookError(name, "the file is empty (0 bytes)")
+    if len(data) > limits.max_file_bytes:
+        raise BookTooLargeError(
+            name, f"file is {len(data):,} bytes; the limit is {limits.max_file_bytes:,}"
+        )
+    book_format = detect_format(data, name)
+    if book_format is BookFormat.PDF:
+        return extract_pdf(data, name, limits)
+    if book_format is BookFormat.EPUB:
+        return extract_epub(data, name, limits)
+    return extract_text_book(data, name, limits)

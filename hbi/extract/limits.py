@@ -1,0 +1,39 @@
+"""Size and count limits that keep one hostile or oversized book from exhausting time or memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """Bounds applied while extracting one book; exceeding one raises BookTooLargeError.
+
+    The defaults admit any real book we know of (a 5,000-page PDF, a 300 MB illustrated EPUB)
+    while refusing zip bombs and multi-gigabyte inputs before they are inflated or parsed.
+    """
+
+    # The object as stored: bigger files are refused before any parsing starts.
+    max_file_bytes: int = 300 * MIB
+    # The extracted text of the whole book (about 6,000 pages of prose).
+    max_text_chars: int = 30_000_000
+    # Physical pages of a PDF.
+    max_pages: int = 5_000
+    # Entries in an EPUB's ZIP directory.
+    max_zip_entries: int = 10_000
+    # Sum of the declared uncompressed sizes of all ZIP entries.
+    max_zip_total_bytes: int = 1024 * MIB
+    # Uncompressed size of any single ZIP entry.
+    max_zip_entry_bytes: int = 256 * MIB
+    # Uncompressed/compressed ratio of one entry; real XHTML deflates about 3-10x, a bomb 1000x.
+    max_zip_ratio: float = 100.0
+    # Entries smaller than this are exempt from the ratio check (tiny files compress oddly well).
+    zip_ratio_min_bytes: int = 1 * MIB
+    # Entries kept from a ToC (EPUB nav/NCX or PDF outline) and its nesting depth.
+    max_toc_entries: int = 20_000
+    max_toc_depth: int = 16
+
+
+DEFAULT_LIMITS = ExtractLimits()
