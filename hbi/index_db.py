@@ -7,12 +7,121 @@ for. Every place that opens the index goes through `connect`.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import apsw
 import sqlite_vec
 
+from hbi import config
+
 BUSY_TIMEOUT_MS = 30_000
+EMBEDDING_DIM = 384
+
+# The whole index schema, declared once. Chunk ids are stable integers derived from
+# (book_id, ordinal), so FTS5 rows, vectors and Neo4j sections agree on them across rebuilds.
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS books (
+    book_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    authors TEXT NOT NULL,            -- JSON list
+    language TEXT,
+    publisher TEXT,
+    date TEXT,
+    identifiers TEXT NOT NULL,        -- JSON list
+    description TEXT,
+    format TEXT NOT NULL,
+    page_count INTEGER,
+    object_key TEXT NOT NULL,
+    etag TEXT,
+    content_hash TEXT NOT NULL,       -- sha256 of the book file
+    size_bytes INTEGER NOT NULL,
+    toc_derived INTEGER NOT NULL,
+    toc_entries INTEGER NOT NULL,
+    toc_depth INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    token_count INTEGER NOT NULL,
+    index_terms INTEGER NOT NULL,
+    warnings TEXT NOT NULL,           -- JSON list
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sections (
+    section_id TEXT PRIMARY KEY,
+    book_id TEXT NOT NULL REFERENCES books(book_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    parent_id TEXT,
+    path TEXT NOT NULL,               -- JSON list of titles, root first
+    page INTEGER,
+    page_label TEXT,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    is_matter INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sections_book ON sections(book_id, ordinal);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY,
+    book_id TEXT NOT NULL REFERENCES books(book_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    section_id TEXT,
+    section_path TEXT NOT NULL,       -- breadcrumb joined with ' > ', indexed by FTS5
+    book_title TEXT NOT NULL,         -- indexed by FTS5
+    text TEXT NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
+    page_label_start TEXT,
+    page_label_end TEXT,
+    token_count INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    is_matter INTEGER NOT NULL,
+    UNIQUE (book_id, ordinal)
+);
+CREATE INDEX IF NOT EXISTS chunks_section ON chunks(section_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, section_path, book_title,
+    content='chunks', content_rowid='chunk_id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS index_terms (
+    term_id TEXT PRIMARY KEY,
+    book_id TEXT NOT NULL REFERENCES books(book_id) ON DELETE CASCADE,
+    term TEXT NOT NULL,
+    parents TEXT NOT NULL,            -- JSON list
+    pages TEXT NOT NULL,              -- JSON list of cited page labels
+    section_ids TEXT NOT NULL         -- JSON list of the sections those pages fall in
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vectors USING vec0(
+    chunk_id INTEGER PRIMARY KEY,
+    embedding float[{EMBEDDING_DIM}] distance_metric=cosine
+);
+CREATE TABLE IF NOT EXISTS book_embeddings (
+    book_id TEXT PRIMARY KEY,         -- no cascade: kept vectors keep their model
+    model_id TEXT NOT NULL,
+    vectors INTEGER NOT NULL,
+    embedded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embedding_cache (
+    model_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    embedding BLOB NOT NULL,
+    PRIMARY KEY (model_id, content_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS book_sources (
+    book_id TEXT PRIMARY KEY,
+    object_key TEXT NOT NULL UNIQUE,
+    etag TEXT
+);
+"""
+
+
+def default_index_path() -> str:
+    """Return the index file of the current HBI_HOME (overridable with HBI_INDEX_PATH)."""
+    return os.environ.get("HBI_INDEX_PATH") or str(config.layout().index_db)
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
@@ -32,7 +141,25 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     if not readonly and path != ":memory:":
         connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA foreign_keys=ON")
+    if not readonly:
+        connection.execute(SCHEMA)
     return connection
+
+
+@contextmanager
+def write_transaction(connection: apsw.Connection) -> Iterator[apsw.Connection]:
+    """Run a block in one IMMEDIATE transaction: all of its writes land, or none do.
+
+    IMMEDIATE takes the write lock up front, so a writer waits (busy timeout) instead of
+    failing half-way when another writer holds the file.
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def versions(connection: apsw.Connection) -> dict[str, str]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from hbi import config
+from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource
+from hbi_resources.text_index import TextIndexResource
+from hbi_resources.vector_index import VectorIndexResource
 
 
 def env_resources() -> dict[str, dg.ConfigurableResource]:
@@ -25,4 +28,7 @@ def env_resources() -> dict[str, dg.ConfigurableResource]:
             password=dg.EnvVar(config.ENV_NEO4J_PASSWORD),
             database=dg.EnvVar(config.ENV_NEO4J_DATABASE),
         ),
+        "text_index": TextIndexResource(),
+        "vector_index": VectorIndexResource(),
+        "embedder": EmbedderResource(),
     }

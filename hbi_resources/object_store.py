@@ -10,7 +10,7 @@ import dagster as dg
 import urllib3
 from minio import Minio
 from minio.datatypes import Object
-from minio.error import MinioException
+from minio.error import MinioException, S3Error
 from pydantic import Field
 
 from hbi import config
@@ -85,6 +85,28 @@ class ObjectStoreResource(dg.ConfigurableResource):
             bucket, key, io.BytesIO(data), len(data), content_type=content_type
         )
         return result.etag
+
+    def put_file(self, bucket: str, key: str, path: str, content_type: str) -> str:
+        """Upload a local file to bucket/key and return the object's ETag."""
+        return self.client().fput_object(bucket, key, path, content_type=content_type).etag
+
+    def get_file(self, bucket: str, key: str, path: str) -> None:
+        """Download bucket/key into a local file."""
+        self.client().fget_object(bucket, key, path)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Return whether bucket/key exists."""
+        try:
+            self.client().stat_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return False
+            raise
+        return True
+
+    def etag(self, bucket: str, key: str) -> str:
+        """Return the current ETag of bucket/key."""
+        return self.client().stat_object(bucket, key).etag
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         """Return the whole object at bucket/key."""

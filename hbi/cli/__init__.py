@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hbi import __version__
+from hbi.cli.books import add, books, embed, ingest, materialize, search, toc
 from hbi.cli.stack import stack, up
 
 
@@ -14,8 +15,8 @@ def cli() -> None:
     """HBI: a hybrid (BM25 + vector) index of your books, orchestrated by Dagster."""
 
 
-cli.add_command(stack)
-cli.add_command(up)
+for command in (stack, up, add, materialize, ingest, books, toc, search, embed):
+    cli.add_command(command)
 
 
 def main() -> None:

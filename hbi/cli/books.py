@@ -1,0 +1,296 @@
+"""`hbi add | materialize | ingest | books | toc | search | embed`: books in, answers out."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from hbi.book_id import book_id_for_key, is_book_key
+from hbi.config import layout, load_stack_env
+from hbi.dagster_home import ensure_dagster_home
+from hbi_resources.embedder import EmbedderResource
+from hbi_resources.graph import GraphResource
+from hbi_resources.object_store import ObjectStoreResource
+from hbi_resources.text_index import TextIndexResource
+from hbi_resources.vector_index import VectorIndexResource
+
+DEFAULT_SAMPLE_DIR = Path("../shared/corpus")
+# Runs' events still reach the Dagster UI in full; the terminal only shows warnings and errors.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+CONTENT_TYPES = {".pdf": "application/pdf", ".epub": "application/epub+zip", ".md": "text/markdown"}
+
+
+def _environment() -> None:
+    load_stack_env()
+    ensure_dagster_home(layout().dagster_home)
+
+
+def _book_files(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in sorted(path.iterdir()) if p.is_file() and is_book_key(p.name))
+        else:
+            files.append(path)
+    return files
+
+
+def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
+    """Upload book files to the books bucket, register their partitions; return what was added."""
+    import dagster as dg
+
+    from hbi_assets.partitions import books_partitions
+
+    store = ObjectStoreResource.from_env()
+    store.ensure_buckets()
+    index = TextIndexResource()
+    files = _book_files(paths)
+    if key and len(files) != 1:
+        raise click.UsageError("--key names one object, so give exactly one file")
+    added = []
+    for file in files:
+        object_key = key or file.name
+        content_type = CONTENT_TYPES.get(file.suffix.lower(), "text/plain")
+        etag = store.put_file(store.books_bucket, object_key, str(file), content_type)
+        book_id = book_id_for_key(object_key)
+        index.register_source(book_id, object_key, etag)
+        added.append({"book_id": book_id, "object_key": object_key, "etag": etag})
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(books_partitions.name, [a["book_id"] for a in added])
+    return added
+
+
+def materialize_books(book_ids: list[str]) -> list[dict]:
+    """Run the ingest job for each book through Dagster (runs show in the UI); return outcomes."""
+    import dagster as dg
+
+    from hbi_assets.books import OBJECT_KEY_TAG
+    from hbi_assets.definitions import defs
+    from hbi_assets.partitions import books_partitions
+
+    job = defs.resolve_job_def("ingest_book")
+    index = TextIndexResource()
+    outcomes = []
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(books_partitions.name, book_ids)
+        for book_id in book_ids:
+            started = time.perf_counter()
+            key = index.source_key(book_id)
+            result = job.execute_in_process(
+                partition_key=book_id,
+                instance=instance,
+                run_config=QUIET_RUN_CONFIG,
+                tags={OBJECT_KEY_TAG: key} if key else {},
+                raise_on_error=False,
+            )
+            errors = [
+                (event.step_key, _failure_message(event))
+                for event in result.all_events
+                if event.is_step_failure
+            ]
+            outcomes.append(
+                {
+                    "book_id": book_id,
+                    "success": result.success,
+                    "run_id": result.run_id,
+                    "seconds": round(time.perf_counter() - started, 2),
+                    "errors": [f"{step}: {message}" for step, message in errors],
+                }
+            )
+    return outcomes
+
+
+def _failure_message(event) -> str:
+    data = event.step_failure_data
+    if data.user_failure_data and data.user_failure_data.description:
+        return data.user_failure_data.description
+    messages = []
+    error = data.error
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return " ← caused by: ".join(messages) or "failed"
+
+
+def _report_runs(outcomes: list[dict], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(outcomes, indent=2))
+    else:
+        for outcome in outcomes:
+            mark = (
+                click.style("ok", fg="green")
+                if outcome["success"]
+                else click.style("FAILED", fg="red")
+            )
+            click.echo(
+                f"{mark:<6} {outcome['book_id']}  "
+                f"({outcome['seconds']}s, run {outcome['run_id'][:8]})"
+            )
+            for error in outcome["errors"]:
+                click.echo(f"       {error}")
+    if not all(o["success"] for o in outcomes):
+        sys.exit(1)
+
+
+@click.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--key", help="Object key for a single file (default: its file name).")
+@click.option("--json", "as_json", is_flag=True)
+def add(paths: tuple[Path, ...], key: str | None, as_json: bool) -> None:
+    """Upload books (files or folders) to the books bucket and register their partitions."""
+    _environment()
+    added = add_books(paths, key)
+    if as_json:
+        click.echo(json.dumps(added, indent=2))
+    else:
+        for item in added:
+            click.echo(f"{item['book_id']}  ←  {item['object_key']}  (etag {item['etag']})")
+
+
+@click.command("materialize")
+@click.argument("book_ids", nargs=-1)
+@click.option("--all", "all_books", is_flag=True, help="Every registered book.")
+@click.option("--json", "as_json", is_flag=True)
+def materialize(book_ids: tuple[str, ...], all_books: bool, as_json: bool) -> None:
+    """Materialize books (text, embeddings, ToC graph, backup) through Dagster."""
+    _environment()
+    import dagster as dg
+
+    from hbi_assets.partitions import books_partitions
+
+    ids = list(book_ids)
+    if all_books:
+        with dg.DagsterInstance.get() as instance:
+            ids = sorted(instance.get_dynamic_partitions(books_partitions.name))
+    if not ids:
+        raise click.UsageError("name at least one BOOK_ID, or --all")
+    _report_runs(materialize_books(ids), as_json)
+
+
+@click.command("ingest")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def ingest(folder: Path | None, as_json: bool) -> None:
+    """Add every book of a folder (default ../shared/corpus) and materialize them all."""
+    folder = folder or DEFAULT_SAMPLE_DIR
+    if not folder.is_dir():
+        raise click.UsageError(f"{folder} is not a folder; name the folder of books to ingest")
+    _environment()
+    added = add_books((folder,))
+    if not as_json:
+        click.echo(f"added {len(added)} books from {folder}; materializing through Dagster…")
+    _report_runs(materialize_books([a["book_id"] for a in added]), as_json)
+
+
+@click.command("books")
+@click.option("--json", "as_json", is_flag=True)
+def books(as_json: bool) -> None:
+    """List the indexed books with their counts and status."""
+    _environment()
+    index = TextIndexResource()
+    vectors = VectorIndexResource()
+    rows = []
+    for book in index.books():
+        embedded = vectors.vector_count(book["book_id"])
+        status = "ready" if embedded == book["chunk_count"] else "text-only"
+        rows.append(
+            {
+                "book_id": book["book_id"],
+                "title": book["title"],
+                "authors": book["authors"],
+                "format": book["format"],
+                "pages": book["page_count"],
+                "chunks": book["chunk_count"],
+                "toc_entries": book["toc_entries"],
+                "status": status,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['book_id']:<60} {row['format']:<8} chunks={row['chunks']:<5} "
+            f"toc={row['toc_entries']:<3} {row['status']:<9} {row['title']}"
+        )
+
+
+@click.command("toc")
+@click.argument("book_id")
+@click.option("--json", "as_json", is_flag=True)
+def toc(book_id: str, as_json: bool) -> None:
+    """Print a book's table of contents from the ToC graph, in reading order."""
+    _environment()
+    entries = GraphResource.from_env().toc(book_id)
+    if not entries:
+        raise click.ClickException(f"{book_id}: no ToC in the graph (is the book materialized?)")
+    if as_json:
+        shaped = [{"level": e["level"], "title": e["title"], "page": e["page"]} for e in entries]
+        click.echo(json.dumps(shaped, indent=1, ensure_ascii=False))
+        return
+    for entry in entries:
+        page = f"  p. {entry['page_label'] or entry['page']}" if entry["page"] else ""
+        click.echo(f"{'  ' * (len(entry['path']) - 1)}{entry['title']}{page}")
+
+
+@click.command("search")
+@click.argument("query")
+@click.option("-k", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True)
+def search(query: str, k: int, as_json: bool) -> None:
+    """Search the library (BM25 over passages, section titles and book titles)."""
+    _environment()
+    started = time.perf_counter()
+    hits = TextIndexResource().search_bm25(query, k)
+    took_ms = round((time.perf_counter() - started) * 1000, 1)
+    shaped = [
+        {
+            "rank": rank,
+            "book_id": h["book_id"],
+            "title": h["title"],
+            "authors": h["authors"],
+            "section_path": h["section_path"].split(" > ") if h["section_path"] else [],
+            "section_id": h["section_id"],
+            "page_start": h["page_start"],
+            "page_end": h["page_end"],
+            "page_label": h["page_label_start"],
+            "chunk_id": h["chunk_id"],
+            "snippet": h["snippet"],
+            "score": round(-h["score"], 4),
+        }
+        for rank, h in enumerate(hits, 1)
+    ]
+    if as_json:
+        payload = {"query": query, "mode": "lexical", "took_ms": took_ms, "hits": shaped}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{len(shaped)} hits for {query!r} ({took_ms} ms)")
+    for hit in shaped:
+        where = " › ".join(hit["section_path"]) or "(front matter)"
+        page = f", p. {hit['page_label'] or hit['page_start']}" if hit["page_start"] else ""
+        click.echo(f"{hit['rank']:>2}. {hit['title']} — {where}{page}")
+        click.echo(f"    {hit['snippet']}")
+
+
+@click.command("embed")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of JSON lines.")
+def embed(as_json: bool) -> None:
+    """Embed texts read from stdin, one per line, exactly as the index does."""
+    texts = [line.rstrip("\n") for line in sys.stdin]
+    model = EmbedderResource().model()
+    vectors = model.embed(texts) if texts else np.zeros((0, model.dim), np.float32)
+    if as_json:
+        payload = {
+            "model": model.model_id,
+            "dim": model.dim,
+            "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
+        }
+        click.echo(json.dumps(payload))
+        return
+    for vector in vectors:
+        click.echo(json.dumps([round(float(x), 7) for x in vector]))

@@ -1,0 +1,150 @@
+"""sqlite-vec: one 384-d embedding per chunk (vec0, cosine), and a cache keyed by model + text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import apsw
+import dagster as dg
+import numpy as np
+from pydantic import Field
+
+from hbi.index_db import connect, default_index_path, write_transaction
+
+
+@dataclass(frozen=True)
+class PendingChunk:
+    """A chunk that has no vector yet."""
+
+    chunk_id: int
+    text: str
+    content_hash: str
+
+
+class VectorIndexResource(dg.ConfigurableResource):
+    """Owns the SQL of the vector index: chunk vectors, the embedding cache, per-book status."""
+
+    path: str | None = Field(
+        default=None, description="Index file; default HBI_INDEX_PATH or HBI_HOME/index/hbi.sqlite"
+    )
+
+    def connect(self) -> apsw.Connection:
+        return connect(self.path or default_index_path())
+
+    def pending_chunks(self, book_id: str, model_id: str) -> list[PendingChunk]:
+        """Return the book's chunks that need a vector from model_id, in reading order.
+
+        If the book's vectors came from another model, every chunk is pending.
+        """
+        connection = self.connect()
+        row = connection.execute(
+            "SELECT model_id FROM book_embeddings WHERE book_id = ?", (book_id,)
+        ).fetchone()
+        everything = row is not None and row[0] != model_id
+        sql = "SELECT c.chunk_id, c.text, c.content_hash FROM chunks c "
+        if not everything:
+            sql += "LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
+        sql += "WHERE c.book_id = ? "
+        if not everything:
+            sql += "AND v.chunk_id IS NULL "
+        sql += "ORDER BY c.ordinal"
+        return [PendingChunk(*r) for r in connection.execute(sql, (book_id,))]
+
+    def cached(self, model_id: str, content_hashes: list[str]) -> dict[str, np.ndarray]:
+        """Return the cached vectors of those texts (by content hash) for model_id."""
+        connection = self.connect()
+        found = {}
+        for start in range(0, len(content_hashes), 500):
+            batch = content_hashes[start : start + 500]
+            marks = ", ".join("?" * len(batch))
+            for digest, blob in connection.execute(
+                f"SELECT content_hash, embedding FROM embedding_cache "
+                f"WHERE model_id = ? AND content_hash IN ({marks})",
+                (model_id, *batch),
+            ):
+                found[digest] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def write_vectors(
+        self,
+        book_id: str,
+        model_id: str,
+        vectors: dict[int, np.ndarray],
+        new_cache_entries: dict[str, np.ndarray],
+    ) -> int:
+        """Store the book's new vectors and cache entries in one transaction; return its total.
+
+        Vectors of another model are dropped first, so a book never mixes two models.
+        """
+        connection = self.connect()
+        with write_transaction(connection):
+            row = connection.execute(
+                "SELECT model_id FROM book_embeddings WHERE book_id = ?", (book_id,)
+            ).fetchone()
+            if row is not None and row[0] != model_id:
+                connection.execute(
+                    "DELETE FROM chunk_vectors WHERE chunk_id IN "
+                    "(SELECT chunk_id FROM chunks WHERE book_id = ?)",
+                    (book_id,),
+                )
+            connection.executemany(
+                "DELETE FROM chunk_vectors WHERE chunk_id = ?", [(cid,) for cid in vectors]
+            )
+            connection.executemany(
+                "INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, ?)",
+                [(cid, _blob(vec)) for cid, vec in vectors.items()],
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO embedding_cache (model_id, content_hash, embedding) "
+                "VALUES (?, ?, ?)",
+                [(model_id, digest, _blob(vec)) for digest, vec in new_cache_entries.items()],
+            )
+            total = self._vector_count(connection, book_id)
+            connection.execute(
+                "INSERT OR REPLACE INTO book_embeddings (book_id, model_id, vectors, embedded_at) "
+                "VALUES (?, ?, ?, ?)",
+                (book_id, model_id, total, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+        return total
+
+    @staticmethod
+    def _vector_count(connection: apsw.Connection, book_id: str) -> int:
+        return connection.execute(
+            "SELECT count(*) FROM chunks c JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
+            "WHERE c.book_id = ?",
+            (book_id,),
+        ).fetchone()[0]
+
+    def vector_count(self, book_id: str) -> int:
+        """Return how many of the book's chunks have a vector."""
+        return self._vector_count(self.connect(), book_id)
+
+    def vectors(self, book_id: str) -> tuple[list[int], np.ndarray]:
+        """Return the book's chunk ids in reading order and their vectors as an (n, 384) array."""
+        rows = (
+            self.connect()
+            .execute(
+                "SELECT c.chunk_id, v.embedding FROM chunks c "
+                "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
+                "WHERE c.book_id = ? ORDER BY c.ordinal",
+                (book_id,),
+            )
+            .fetchall()
+        )
+        if not rows:
+            return [], np.zeros((0, 384), dtype=np.float32)
+        return [r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+
+    def model_of(self, book_id: str) -> str | None:
+        """Return the model that embedded the book, or None if it has not been embedded."""
+        row = (
+            self.connect()
+            .execute("SELECT model_id FROM book_embeddings WHERE book_id = ?", (book_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
