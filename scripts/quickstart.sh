@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Sets the machine up, starts MinIO and Neo4j on 127.0.0.1 and opens the Dagster UI
-# (webserver + daemon) on http://127.0.0.1:3000. Stop with Ctrl-C, then `.venv/bin/hbi stack down`.
+# The main job on a fresh machine: set up, start MinIO + Neo4j on 127.0.0.1, ingest a folder of
+# books through Dagster (default: ../shared/corpus) and answer a sample search.
+#   scripts/quickstart.sh [FOLDER] ["QUERY"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+folder=${1:-../shared/corpus}
+query=${2:-"how does a blockchain reach consensus"}
+if [ ! -d "$folder" ]; then
+  echo "error: $folder is not a folder of books; run: scripts/quickstart.sh /path/to/books" >&2
+  exit 2
+fi
 scripts/bootstrap.sh
-exec .venv/bin/hbi up
+.venv/bin/hbi stack up
+.venv/bin/hbi ingest "$folder"
+.venv/bin/hbi search "$query" -k 5
+echo
+echo "Next: '.venv/bin/hbi up' opens the Dagster UI on http://127.0.0.1:3000 (runs, assets, checks)."
