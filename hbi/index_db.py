@@ -20,6 +20,11 @@ from hbi import config
 BUSY_TIMEOUT_MS = 30_000
 EMBEDDING_DIM = 384
 
+VECTOR_TABLE = f"""CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vectors USING vec0(
+    chunk_id INTEGER PRIMARY KEY,
+    embedding float[{EMBEDDING_DIM}] distance_metric=cosine
+)"""
+
 # The whole index schema, declared once. Chunk ids are stable integers derived from
 # (book_id, ordinal), so FTS5 rows, vectors and Neo4j sections agree on them across rebuilds.
 SCHEMA = f"""
@@ -95,10 +100,7 @@ CREATE TABLE IF NOT EXISTS index_terms (
     pages TEXT NOT NULL,              -- JSON list of cited page labels
     section_ids TEXT NOT NULL         -- JSON list of the sections those pages fall in
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vectors USING vec0(
-    chunk_id INTEGER PRIMARY KEY,
-    embedding float[{EMBEDDING_DIM}] distance_metric=cosine
-);
+{VECTOR_TABLE};
 CREATE TABLE IF NOT EXISTS book_embeddings (
     book_id TEXT PRIMARY KEY,         -- no cascade: kept vectors keep their model
     model_id TEXT NOT NULL,
@@ -168,3 +170,39 @@ def versions(connection: apsw.Connection) -> dict[str, str]:
         "SELECT sqlite_version(), vec_version()"
     ).fetchone()
     return {"sqlite": sqlite_version, "sqlite_vec": vec_version}
+
+
+def index_sizes(connection: apsw.Connection, path: Path | str) -> dict[str, int]:
+    """Return the index file's size (with its WAL), vec0's allocated slots and live vectors."""
+    file_bytes = sum(
+        Path(f"{path}{suffix}").stat().st_size
+        for suffix in ("", "-wal")
+        if Path(f"{path}{suffix}").exists()
+    )
+    slots = connection.execute("SELECT coalesce(sum(size), 0) FROM chunk_vectors_chunks").fetchone()
+    live = connection.execute("SELECT count(*) FROM chunk_vectors_rowids").fetchone()
+    return {"file_bytes": file_bytes, "vector_slots": slots[0], "vectors": live[0]}
+
+
+def compact_vectors(connection: apsw.Connection, min_waste: float = 0.25) -> bool:
+    """Rebuild vec0 when deleted vectors leave at least min_waste of its slots empty.
+
+    sqlite-vec 0.1 frees a block of 1,024 slots only when every vector in it is deleted, so
+    re-indexed books leave holes; copying the live vectors into a fresh table reclaims them.
+    """
+    sizes = index_sizes(connection, ":memory:")
+    waste = sizes["vector_slots"] - sizes["vectors"]
+    if waste < 1024 or waste < min_waste * sizes["vector_slots"]:
+        return False
+    with write_transaction(connection):
+        connection.execute(
+            "CREATE TEMP TABLE vector_copy AS SELECT chunk_id, embedding FROM chunk_vectors"
+        )
+        connection.execute("DROP TABLE chunk_vectors")
+        connection.execute(VECTOR_TABLE)
+        connection.execute(
+            "INSERT INTO chunk_vectors (chunk_id, embedding) "
+            "SELECT chunk_id, embedding FROM vector_copy ORDER BY chunk_id"
+        )
+        connection.execute("DROP TABLE vector_copy")
+    return True

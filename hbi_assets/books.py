@@ -108,6 +108,7 @@ def book_text(
     group_name="books",
     kinds={"sqlite"},
     deps=[book_text],
+    automation_condition=dg.AutomationCondition.eager(),
     description="One all-MiniLM-L6-v2 vector per chunk in sqlite-vec; cached by model + text.",
 )
 def book_embeddings(
@@ -155,6 +156,7 @@ def book_embeddings(
     group_name="books",
     kinds={"neo4j"},
     deps=[book_text],
+    automation_condition=dg.AutomationCondition.eager(),
     pool="neo4j_graph",
     description="The ToC as (:Book)-[:HAS_SECTION]->(:Section) with NEXT links, plus index terms.",
 )
@@ -224,6 +226,7 @@ def bundle_prefix(book_id: str, fingerprint: str) -> str:
     group_name="books",
     kinds={"s3", "parquet"},
     deps=[book_text, book_embeddings, book_toc_graph],
+    automation_condition=dg.AutomationCondition.eager(),
     description="A checksummed Parquet bundle in the backups bucket that rebuilds this book.",
 )
 def book_backup(

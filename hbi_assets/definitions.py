@@ -4,10 +4,33 @@ import dagster as dg
 
 from hbi.config import load_stack_env
 from hbi_assets.books import book_assets, ingest_book_job
+from hbi_assets.checks import asset_checks
+from hbi_assets.library import (
+    index_maintenance,
+    index_maintenance_job,
+    library_catalog,
+    refresh_catalog_job,
+    remove_books_job,
+    weekly_maintenance,
+)
 from hbi_assets.resources import env_resources
+from hbi_assets.sensors import automation_sensor, books_bucket_sensor, index_book_text_job
 
 # Connection variables the user did not set come from the local stack's env file, so
 # `dagster dev -w workspace.yaml` works after `hbi stack up` without any exports.
 load_stack_env()
 
-defs = dg.Definitions(assets=book_assets, jobs=[ingest_book_job], resources=env_resources())
+defs = dg.Definitions(
+    assets=[*book_assets, library_catalog, index_maintenance],
+    asset_checks=asset_checks,
+    jobs=[
+        ingest_book_job,
+        index_book_text_job,
+        remove_books_job,
+        refresh_catalog_job,
+        index_maintenance_job,
+    ],
+    sensors=[books_bucket_sensor, automation_sensor],
+    schedules=[weekly_maintenance],
+    resources=env_resources(),
+)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from hbi import config
+from hbi_resources.catalog import CatalogResource
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
+from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.text_index import TextIndexResource
 from hbi_resources.vector_index import VectorIndexResource
@@ -31,4 +33,6 @@ def env_resources() -> dict[str, dg.ConfigurableResource]:
         "text_index": TextIndexResource(),
         "vector_index": VectorIndexResource(),
         "embedder": EmbedderResource(),
+        "catalog": CatalogResource(),
+        "listing_state": ListingStateResource(),
     }

@@ -80,6 +80,17 @@ class GraphResource(dg.ConfigurableResource):
         with self.driver() as driver, driver.session(database=self.database) as session:
             return session.execute_write(_delete_book, book_id)
 
+    def delete_orphans(self, indexed_book_ids: set[str]) -> int:
+        """Delete subgraphs of books no longer in the index; return how many nodes went."""
+        with self.driver() as driver:
+            records, _, _ = driver.execute_query(
+                "MATCH (n) WHERE (n:Book OR n:Section OR n:Term) AND NOT n.book_id IN $ids "
+                "RETURN DISTINCT n.book_id AS book_id",
+                ids=sorted(indexed_book_ids),
+                database_=self.database,
+            )
+        return sum(self.delete_book(record["book_id"]) for record in records)
+
     def toc(self, book_id: str) -> list[dict]:
         """Return the book's sections in reading order: level, title, page, label, path, ids."""
         with self.driver() as driver:

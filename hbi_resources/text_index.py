@@ -58,6 +58,10 @@ class TextIndexResource(dg.ConfigurableResource):
         default=None, description="Index file; default HBI_INDEX_PATH or HBI_HOME/index/hbi.sqlite"
     )
 
+    def file_path(self) -> str:
+        """Return the index file this resource writes."""
+        return self.path or default_index_path()
+
     def connect(self) -> apsw.Connection:
         """Return a connection to the index (schema created, sqlite-vec loaded)."""
         return connect(self.path or default_index_path())

@@ -136,6 +136,15 @@ class VectorIndexResource(dg.ConfigurableResource):
             return [], np.zeros((0, 384), dtype=np.float32)
         return [r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows])
 
+    def embedded_at(self, book_id: str) -> str | None:
+        """Return when the book's vectors were last written, or None."""
+        row = (
+            self.connect()
+            .execute("SELECT embedded_at FROM book_embeddings WHERE book_id = ?", (book_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
     def model_of(self, book_id: str) -> str | None:
         """Return the model that embedded the book, or None if it has not been embedded."""
         row = (

@@ -83,3 +83,13 @@ def graph(stack: LocalStack) -> GraphResource:
 @pytest.fixture
 def home_layout(stack: LocalStack) -> config.HomeLayout:
     return stack.layout
+
+
+@pytest.fixture(scope="session")
+def ingested(stack: LocalStack) -> dict[str, dict]:
+    """Every corpus book added through the CLI's code path and materialized through Dagster."""
+    from hbi.cli.books import add_books, materialize_books
+
+    added = add_books((shared_dir() / "corpus",))
+    outcomes = materialize_books([a["book_id"] for a in added])
+    return {o["book_id"]: o for o in outcomes}

@@ -34,14 +34,6 @@ def corpus_books() -> list[Path]:
     return books
 
 
-@pytest.fixture(scope="module")
-def ingested(stack) -> dict[str, dict]:
-    """Every corpus book added through the CLI's code path and materialized through Dagster."""
-    added = add_books((shared_dir() / "corpus",))
-    outcomes = materialize_books([a["book_id"] for a in added])
-    return {o["book_id"]: o for o in outcomes}
-
-
 def index_counts(book_id: str) -> dict[str, int]:
     connection = connect(default_index_path())
     one = lambda sql: connection.execute(sql, (book_id,)).fetchone()[0]  # noqa: E731

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from hbi import __version__
 from hbi.cli.books import add, books, embed, ingest, materialize, search, toc
 from hbi.cli.stack import stack, up
+from hbi.cli.sync import sync
 
 
 @click.group()
@@ -15,10 +18,16 @@ def cli() -> None:
     """HBI: a hybrid (BM25 + vector) index of your books, orchestrated by Dagster."""
 
 
-for command in (stack, up, add, materialize, ingest, books, toc, search, embed):
+for command in (stack, up, add, materialize, ingest, sync, books, toc, search, embed):
     cli.add_command(command)
 
 
 def main() -> None:
     """Entry point of the `hbi` console script."""
+    import dagster as dg
+
+    # HBI pins Dagster; its notes on preview APIs (partitioned asset checks) are for developers,
+    # not for someone running a command.
+    for category in (dg.PreviewWarning, dg.BetaWarning):
+        warnings.filterwarnings("ignore", category=category)
     cli()

@@ -25,7 +25,7 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 CONTENT_TYPES = {".pdf": "application/pdf", ".epub": "application/epub+zip", ".md": "text/markdown"}
 
 
-def _environment() -> None:
+def prepare_environment() -> None:
     load_stack_env()
     ensure_dagster_home(layout().dagster_home)
 
@@ -89,7 +89,7 @@ def materialize_books(book_ids: list[str]) -> list[dict]:
                 raise_on_error=False,
             )
             errors = [
-                (event.step_key, _failure_message(event))
+                (event.step_key, failure_message(event))
                 for event in result.all_events
                 if event.is_step_failure
             ]
@@ -102,10 +102,24 @@ def materialize_books(book_ids: list[str]) -> list[dict]:
                     "errors": [f"{step}: {message}" for step, message in errors],
                 }
             )
+    refresh_catalog()
     return outcomes
 
 
-def _failure_message(event) -> str:
+def refresh_catalog() -> bool:
+    """Rebuild the DuckDB catalog through Dagster (what automation does under the daemon)."""
+    import dagster as dg
+
+    from hbi_assets.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("refresh_catalog").execute_in_process(
+            instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+        )
+    return result.success
+
+
+def failure_message(event) -> str:
     data = event.step_failure_data
     if data.user_failure_data and data.user_failure_data.description:
         return data.user_failure_data.description
@@ -143,7 +157,7 @@ def _report_runs(outcomes: list[dict], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def add(paths: tuple[Path, ...], key: str | None, as_json: bool) -> None:
     """Upload books (files or folders) to the books bucket and register their partitions."""
-    _environment()
+    prepare_environment()
     added = add_books(paths, key)
     if as_json:
         click.echo(json.dumps(added, indent=2))
@@ -158,7 +172,7 @@ def add(paths: tuple[Path, ...], key: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def materialize(book_ids: tuple[str, ...], all_books: bool, as_json: bool) -> None:
     """Materialize books (text, embeddings, ToC graph, backup) through Dagster."""
-    _environment()
+    prepare_environment()
     import dagster as dg
 
     from hbi_assets.partitions import books_partitions
@@ -180,7 +194,7 @@ def ingest(folder: Path | None, as_json: bool) -> None:
     folder = folder or DEFAULT_SAMPLE_DIR
     if not folder.is_dir():
         raise click.UsageError(f"{folder} is not a folder; name the folder of books to ingest")
-    _environment()
+    prepare_environment()
     added = add_books((folder,))
     if not as_json:
         click.echo(f"added {len(added)} books from {folder}; materializing through Dagster…")
@@ -191,7 +205,7 @@ def ingest(folder: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def books(as_json: bool) -> None:
     """List the indexed books with their counts and status."""
-    _environment()
+    prepare_environment()
     index = TextIndexResource()
     vectors = VectorIndexResource()
     rows = []
@@ -225,7 +239,7 @@ def books(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def toc(book_id: str, as_json: bool) -> None:
     """Print a book's table of contents from the ToC graph, in reading order."""
-    _environment()
+    prepare_environment()
     entries = GraphResource.from_env().toc(book_id)
     if not entries:
         raise click.ClickException(f"{book_id}: no ToC in the graph (is the book materialized?)")
@@ -244,7 +258,7 @@ def toc(book_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def search(query: str, k: int, as_json: bool) -> None:
     """Search the library (BM25 over passages, section titles and book titles)."""
-    _environment()
+    prepare_environment()
     started = time.perf_counter()
     hits = TextIndexResource().search_bm25(query, k)
     took_ms = round((time.perf_counter() - started) * 1000, 1)

@@ -1,0 +1,148 @@
+"""Library-wide assets: the DuckDB catalog, index maintenance, and removing deleted books."""
+
+import os
+import time
+
+import dagster as dg
+
+from hbi.index_db import compact_vectors, index_sizes
+from hbi_assets.books import book_backup, book_embeddings, book_text, book_toc_graph
+from hbi_assets.partitions import books_partitions
+from hbi_assets.retries import retry_transient_errors
+from hbi_resources.catalog import CatalogResource
+from hbi_resources.graph import GraphResource
+from hbi_resources.text_index import TextIndexResource
+from hbi_resources.vector_index import VectorIndexResource
+
+
+def _latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition, book_id: str):
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset.key, asset_partitions=[book_id]), limit=1
+    ).records
+    if not records:
+        return {}
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+
+@dg.asset(
+    group_name="library",
+    kinds={"duckdb"},
+    deps=[book_text, book_embeddings, book_toc_graph, book_backup],
+    automation_condition=dg.AutomationCondition.any_deps_updated()
+    & ~dg.AutomationCondition.in_progress(),
+    description="One row per indexed book: metadata, counts, sizes, timings, backup status.",
+)
+def library_catalog(
+    context: dg.AssetExecutionContext,
+    text_index: TextIndexResource,
+    vector_index: VectorIndexResource,
+    catalog: CatalogResource,
+) -> dg.MaterializeResult:
+    instance = context.instance
+    backed_up = instance.get_materialized_partitions(book_backup.key)
+    rows = []
+    for book in text_index.books():
+        book_id = book["book_id"]
+        text_meta = _latest_metadata(instance, book_text, book_id)
+        embed_meta = _latest_metadata(instance, book_embeddings, book_id)
+        rows.append(
+            {
+                **book,
+                "pages": book["page_count"],
+                "chunks": book["chunk_count"],
+                "tokens": book["token_count"],
+                "vectors": vector_index.vector_count(book_id),
+                "extract_s": text_meta.get("extract_s"),
+                "embed_s": embed_meta.get("embed_s"),
+                "embedded_at": vector_index.embedded_at(book_id),
+                "backed_up": book_id in backed_up,
+                "model_id": vector_index.model_of(book_id),
+            }
+        )
+    count = catalog.replace_books(rows)
+    return dg.MaterializeResult(
+        metadata={
+            "books": count,
+            "chunks": sum(r["chunks"] for r in rows),
+            "tokens": sum(r["tokens"] for r in rows),
+            "backed_up": sum(1 for r in rows if r["backed_up"]),
+            "catalog_bytes": catalog.file_size(),
+        }
+    )
+
+
+@dg.asset(
+    group_name="library",
+    kinds={"sqlite", "neo4j"},
+    pool="neo4j_graph",
+    description="FTS5 optimize, vec0 compaction, ANALYZE/VACUUM and Neo4j orphan cleanup.",
+)
+def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg.MaterializeResult:
+    with retry_transient_errors():
+        connection = text_index.connect()
+        before = index_sizes(connection, text_index.file_path())
+        started = time.perf_counter()
+        connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+        compacted = compact_vectors(connection)
+        connection.execute("ANALYZE")
+        connection.execute("PRAGMA optimize")
+        connection.execute("VACUUM")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        after = index_sizes(connection, text_index.file_path())
+        orphans = graph.delete_orphans({b["book_id"] for b in text_index.books()})
+    return dg.MaterializeResult(
+        metadata={
+            "index_bytes_before": before["file_bytes"],
+            "index_bytes_after": after["file_bytes"],
+            "vector_slots_before": before["vector_slots"],
+            "vector_slots_after": after["vector_slots"],
+            "vectors": after["vectors"],
+            "vec0_rebuilt": compacted,
+            "neo4j_orphans_deleted": orphans,
+            "duration_s": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+class RemoveBooksConfig(dg.Config):
+    book_ids: list[str]
+
+
+@dg.op(description="Remove books from FTS5, sqlite-vec, Neo4j and the catalog; drop partitions.")
+def remove_books(
+    context: dg.OpExecutionContext,
+    config: RemoveBooksConfig,
+    text_index: TextIndexResource,
+    graph: GraphResource,
+    catalog: CatalogResource,
+) -> None:
+    with retry_transient_errors():
+        for book_id in config.book_ids:
+            indexed = text_index.delete_book(book_id)
+            nodes = graph.delete_book(book_id)
+            catalog.delete_book(book_id)
+            # Only once every index has forgotten the book does its partition go; its backup
+            # bundle stays in the backups bucket so a restore can bring it back.
+            if context.instance.has_dynamic_partition(books_partitions.name, book_id):
+                context.instance.delete_dynamic_partition(books_partitions.name, book_id)
+            context.log.info(f"removed {book_id}: indexed={indexed}, graph nodes={nodes}")
+
+
+@dg.job(description="Remove books whose objects were deleted from the books bucket.")
+def remove_books_job() -> None:
+    remove_books()
+
+
+refresh_catalog_job = dg.define_asset_job(
+    "refresh_catalog",
+    selection=dg.AssetSelection.assets(library_catalog),
+    description="Rebuild the DuckDB catalog from the indexes (the CLI runs it after ingesting).",
+)
+index_maintenance_job = dg.define_asset_job("index_maintenance_job", selection=[index_maintenance])
+weekly_maintenance = dg.ScheduleDefinition(
+    name="weekly_index_maintenance",
+    job=index_maintenance_job,
+    cron_schedule="0 3 * * 0",
+    execution_timezone=os.environ.get("HBI_TIMEZONE", "UTC"),
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

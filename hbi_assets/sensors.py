@@ -1,0 +1,133 @@
+"""The books-bucket sensor and the automation sensor that carries changes downstream."""
+
+import json
+import os
+import time
+
+import dagster as dg
+import urllib3
+from minio.error import MinioException
+
+from hbi.book_id import BOOK_SUFFIXES, IGNORED_NAMES, book_id_for_key, is_book_key
+from hbi.listing import SeenObject, diff_listing
+from hbi_assets.books import OBJECT_KEY_TAG, book_text
+from hbi_assets.library import remove_books_job
+from hbi_assets.partitions import books_partitions
+from hbi_resources.listing_state import ListingStateResource
+from hbi_resources.object_store import ObjectStoreResource
+from hbi_resources.text_index import TextIndexResource
+
+index_book_text_job = dg.define_asset_job(
+    "index_book_text",
+    selection=[book_text],
+    description="Index a new or changed book's text; automation carries it downstream.",
+)
+
+
+def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = os.environ.get(name)
+    return tuple(v.strip().lower() for v in value.split(",") if v.strip()) if value else default
+
+
+def book_rule():
+    """Return the configured is-a-book test (HBI_BOOK_SUFFIXES, HBI_IGNORED_NAMES)."""
+    suffixes = _env_list("HBI_BOOK_SUFFIXES", BOOK_SUFFIXES)
+    ignored = _env_list("HBI_IGNORED_NAMES", IGNORED_NAMES)
+    return lambda key: is_book_key(key, suffixes, ignored)
+
+
+def evaluate_books_bucket(
+    object_store: ObjectStoreResource,
+    listing_state: ListingStateResource,
+    text_index: TextIndexResource,
+    log,
+) -> dg.SensorResult | dg.SkipReason:
+    """List the books bucket, diff it with the last listing, and return what must run."""
+    started = time.perf_counter()
+    bucket = object_store.books_bucket
+    try:
+        listing = {o.object_name: o.etag for o in object_store.list_objects(bucket)}
+    except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        # Never read a failed listing as an empty bucket: that would delete every book.
+        return dg.SkipReason(f"listing bucket {bucket!r} failed, nothing changed: {exc}")
+    listed_s = time.perf_counter() - started
+    diff = diff_listing(listing, listing_state.seen(), book_rule())
+    if diff.ignored:
+        shown = ", ".join(diff.ignored[:20]) + (" …" if len(diff.ignored) > 20 else "")
+        log.info(f"ignored {len(diff.ignored)} objects that are not books: {shown}")
+    changed = diff.added + diff.changed
+    generations = listing_state.generations([key for key, _ in changed])
+    upserts = [
+        SeenObject(key, etag, book_id_for_key(key), generations.get(key, 0) + 1)
+        for key, etag in changed
+    ]
+    run_requests = [
+        dg.RunRequest(
+            job_name=index_book_text_job.name,
+            partition_key=obj.book_id,
+            run_key=f"{obj.object_key}@{obj.etag}#{obj.generation}",
+            tags={OBJECT_KEY_TAG: obj.object_key},
+        )
+        for obj in upserts
+    ]
+    if diff.deleted:
+        run_requests.append(
+            dg.RunRequest(
+                job_name=remove_books_job.name,
+                run_key="delete:"
+                + ",".join(f"{o.object_key}@{o.etag}#{o.generation}" for o in diff.deleted),
+                run_config={
+                    "ops": {
+                        "remove_books": {"config": {"book_ids": [o.book_id for o in diff.deleted]}}
+                    }
+                },
+            )
+        )
+    for obj in upserts:
+        text_index.register_source(obj.book_id, obj.object_key, obj.etag)
+    listing_state.record(upserts, [o.object_key for o in diff.deleted])
+    cursor = json.dumps(
+        {
+            "objects": len(listing),
+            "books": len(listing) - len(diff.ignored),
+            "ignored": len(diff.ignored),
+            "added": len(diff.added),
+            "changed": len(diff.changed),
+            "deleted": len(diff.deleted),
+            "listed_s": round(listed_s, 3),
+            "tick_s": round(time.perf_counter() - started, 3),
+        }
+    )
+    new_ids = sorted({o.book_id for o in upserts})
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(books_partitions.name, new_ids)]
+        if new_ids
+        else [],
+        cursor=cursor,
+        skip_reason=None if run_requests else f"no change in {len(listing)} objects",
+    )
+
+
+@dg.sensor(
+    jobs=[index_book_text_job, remove_books_job],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds, re-indexes and removes books as objects appear, change and disappear.",
+)
+def books_bucket_sensor(
+    context: dg.SensorEvaluationContext,
+    object_store: ObjectStoreResource,
+    listing_state: ListingStateResource,
+    text_index: TextIndexResource,
+) -> dg.SensorResult | dg.SkipReason:
+    return evaluate_books_bucket(object_store, listing_state, text_index, context.log)
+
+
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "hbi_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+    description="Runs embeddings, ToC graph, backup and catalog when the book text changes.",
+)
