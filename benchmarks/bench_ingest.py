@@ -13,49 +13,13 @@ Prints a table and writes benchmarks/results/ingest.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def machine() -> dict:
-    """Return the CPU model, core count and Python version of this machine."""
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_1m": os.getloadavg()[0],
-    }
-
-
-def start_stack(home: Path):
-    from hbi.stack import LocalStack
-    from hbi.stack.process import free_port
-
-    for key in [k for k in os.environ if k.startswith(("HBI_MINIO", "HBI_NEO4J"))]:
-        del os.environ[key]
-    os.environ.update(
-        {
-            "HBI_HOME": str(home),
-            "HBI_MINIO_PORT": str(free_port()),
-            "HBI_MINIO_CONSOLE_PORT": str(free_port()),
-            "HBI_NEO4J_BOLT_PORT": str(free_port()),
-        }
-    )
-    stack = LocalStack(home)
-    stack.up()
-    os.environ.update(stack.env())
-    return stack
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, machine, start_stack, write_results  # noqa: E402
 
 
 def metadata_of(instance, asset: str, book_id: str) -> dict:
@@ -75,20 +39,17 @@ def main() -> None:
         home = Path(tmp) / "home"
         stack = start_stack(home)
         try:
-            run(args.corpus, home)
+            run(args.corpus)
         finally:
             stack.down()
 
 
-def run(corpus: Path, home: Path) -> None:
+def run(corpus: Path) -> None:
     import dagster as dg
 
     from hbi.cli.books import add_books, materialize_books
-    from hbi.dagster_home import ensure_dagster_home
     from hbi_resources.embedder import EmbedderResource
 
-    ensure_dagster_home(home / "dagster")
-    os.environ["DAGSTER_HOME"] = str(home / "dagster")
     load_started = time.perf_counter()
     EmbedderResource().model()
     model_load_s = time.perf_counter() - load_started
@@ -148,10 +109,7 @@ def run(corpus: Path, home: Path) -> None:
         f"{summary['pages_per_s']} pages/s | {summary['tokens_per_s']} tokens/s | "
         f"model alone {summary['model_tokens_per_s']} tokens/s | {summary['machine']['cpu']}"
     )
-    out = REPO / "benchmarks" / "results" / "ingest.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {write_results('ingest', summary)}")
 
 
 if __name__ == "__main__":

@@ -83,8 +83,7 @@ def evaluate_books_bucket(
                 },
             )
         )
-    for obj in upserts:
-        text_index.register_source(obj.book_id, obj.object_key, obj.etag)
+    text_index.register_sources([(o.book_id, o.object_key, o.etag) for o in upserts])
     listing_state.record(upserts, [o.object_key for o in diff.deleted])
     cursor = json.dumps(
         {

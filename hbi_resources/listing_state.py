@@ -60,15 +60,9 @@ class ListingStateResource(dg.ConfigurableResource):
 
     def generations(self, keys: list[str]) -> dict[str, int]:
         """Return the last generation of each key ever seen (present or deleted since)."""
-        connection = self.connect()
-        found = {}
-        for key in keys:
-            row = connection.execute(
-                "SELECT generation FROM seen_objects WHERE object_key = ?", (key,)
-            ).fetchone()
-            if row:
-                found[key] = row[0]
-        return found
+        wanted = set(keys)
+        rows = self.connect().execute("SELECT object_key, generation FROM seen_objects")
+        return {key: generation for key, generation in rows if key in wanted}
 
     def record(self, upserts: list[SeenObject], deleted: list[str]) -> None:
         """Store the new and changed objects and mark the deleted ones, in one transaction."""

@@ -189,9 +189,14 @@ class TextIndexResource(dg.ConfigurableResource):
 
     def register_source(self, book_id: str, object_key: str, etag: str | None) -> None:
         """Remember which object a book id comes from (written when a partition is added)."""
+        self.register_sources([(book_id, object_key, etag)])
+
+    def register_sources(self, sources: list[tuple[str, str, str | None]]) -> None:
+        """Remember many (book id, object key, ETag) triples in one transaction."""
         connection = self.connect()
         with write_transaction(connection):
-            self._record_source(connection, book_id, object_key, etag)
+            for book_id, object_key, etag in sources:
+                self._record_source(connection, book_id, object_key, etag)
 
     def source_key(self, book_id: str) -> str | None:
         """Return the object key a book id was registered with, if any."""

@@ -33,6 +33,8 @@ fi
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then apt_install openjdk-17-jre-headless; fi
 command -v mvn >/dev/null || apt_install maven
+# The deploy tests resolve deploy/docker-compose.yml with Compose itself (no engine needed).
+command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || apt_install docker-compose
 
 go_ok() { command -v go >/dev/null && go version | grep -Eq 'go1\.(2[4-9]|[3-9][0-9])'; }
 if ! go_ok; then

@@ -1,0 +1,454 @@
+"""Search latency at 10k, 100k and 1M passages: HBI's three modes against the bare engines.
+
+Run: .venv/bin/python benchmarks/bench_search.py [--sizes 10000,100000] [--queries 100]
+Prints a table and writes benchmarks/results/search.json (with the machine it ran on).
+
+For each size a synthetic index is generated straight into a temporary index file with HBI's
+schema (`hbi.index_db.connect`): passages of 70-110 words drawn from a Zipf vocabulary whose
+head is real English function words, books of 500 passages with titled sections of 25, and
+unit vectors in clusters (two passages of a cluster have cosine about 0.5). Embedding 1M
+texts with the model would take days on 2 cores, so vectors are synthetic; queries are 2-5
+words taken from a random passage, and that passage's vector plus noise (cosine about 0.8).
+
+Measured per size, p50 and p95 over the same queries, after warm-up queries:
+
+- raw FTS5: `MATCH '"w1" OR "w2" …' ORDER BY bm25(chunks_fts, 1, 4, 2) LIMIT 10` (and AND);
+- raw vec0: `WHERE embedding MATCH ? AND k = 10` (fewer queries at 1M: it takes ~0.7 s each);
+- raw hybrid: both raw lists at the fusion depth (50), one after the other, fused by RRF —
+  what calling the two engines naively costs;
+- HBI lexical, semantic and hybrid through `LibrarySearch.search` (k = 10, hits read,
+  snippets made; the query vector is given, so model time is reported separately);
+- Recall@10 of HBI's lists against exact ones: exact BM25 over every query word (FTS5 in
+  full) and an exact cosine scan of all vectors, fused the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+from hbi.fts_query import parse_query  # noqa: E402
+from hbi.index_db import EMBEDDING_DIM, connect, versions, write_transaction  # noqa: E402
+from hbi.search import LibrarySearch, SearchSettings  # noqa: E402
+from hbi.search.fusion import reciprocal_rank_fusion  # noqa: E402
+
+RESULT_PATH = BENCH_DIR / "results" / "search.json"
+VOID_SCORE = 1e-4  # above what words in over half of all passages can add (1e-6 idf each)
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+K = 10
+DEPTH = 50
+PASSAGES_PER_BOOK = 500
+PASSAGES_PER_SECTION = 25
+VOCABULARY = 60_000
+ZIPF_S = 1.07
+_FUNCTION_WORDS = (
+    "the of and to a in that is was he for it with as his on be at by i had not are but from "
+    "or have an they which one you were her all she there would their we him been has when who "
+    "will more no if out so said what up its about into than them can only other new some could "
+    "time these two may then do first any my now such like our over man me even most made after "
+    "also did many before must through back years where much your way well down should because "
+    "each just those people how too little state good very make world still own see men work "
+    "long get here between both life being under never day same another know while last might"
+)
+FUNCTION_WORDS = tuple(_FUNCTION_WORDS.split())
+_SYLLABLES = (
+    "ka lo mi ne ru sa ti vo ze po qua ri fe du ho bi ga lu mo ta sho ven tar dil mor quen "
+    "bra cli dro fi gre"
+)
+SYLLABLES = tuple(_SYLLABLES.split())
+
+
+# --- synthetic library -----------------------------------------------------------------------
+
+
+def vocabulary(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Return the words (function words first) and their Zipf probabilities."""
+    words = list(dict.fromkeys(FUNCTION_WORDS))
+    seen = set(words)
+    while len(words) < VOCABULARY:
+        word = "".join(rng.choice(SYLLABLES, size=int(rng.integers(2, 5))))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    weights = 1.0 / np.arange(1, VOCABULARY + 1) ** ZIPF_S
+    return np.array(words), weights / weights.sum()
+
+
+def generate_index(path: Path, size: int, seed: int = 7) -> None:
+    """Write a synthetic library of `size` passages into a new index file at path."""
+    rng = np.random.default_rng(seed)
+    words, probabilities = vocabulary(rng)
+    tail = words[200:20_000]
+    clusters = max(50, size // 200)
+    centroids = rng.standard_normal((clusters, EMBEDDING_DIM)).astype(np.float32)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    connection = connect(path)
+    batch = 20_000
+    for start in range(0, size, batch):
+        count = min(batch, size - start)
+        lengths = rng.integers(70, 111, count)
+        drawn = words[rng.choice(VOCABULARY, size=int(lengths.sum()), p=probabilities)]
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        texts = [" ".join(drawn[bounds[i] : bounds[i + 1]]) for i in range(count)]
+        members = rng.integers(0, clusters, count)
+        noise = rng.standard_normal((count, EMBEDDING_DIM)).astype(np.float32)
+        vectors = centroids[members] + noise / float(np.sqrt(EMBEDDING_DIM))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        with write_transaction(connection):
+            chunk_rows = []
+            for i in range(count):
+                n = start + i
+                book, ordinal = divmod(n, PASSAGES_PER_BOOK)
+                section = n // PASSAGES_PER_SECTION
+                book_id = f"book-{book:05d}"
+                if ordinal == 0:
+                    _insert_book(connection, book_id, " ".join(rng.choice(tail, 3)), book)
+                if n % PASSAGES_PER_SECTION == 0:
+                    title = " ".join(rng.choice(tail, int(rng.integers(2, 5))))
+                path_text = f"Part {ordinal // 100 + 1} > {title}"
+                chunk_rows.append(
+                    (n + 1, book_id, ordinal, f"{book_id}#s{section:07d}", path_text, texts[i])
+                )
+            connection.executemany(
+                "INSERT INTO chunks (chunk_id, book_id, ordinal, section_id, section_path, "
+                "book_title, text, char_start, char_end, token_count, content_hash, is_matter) "
+                "SELECT ?1, ?2, ?3, ?4, ?5, title, ?6, 0, length(?6), 100, '', 0 "
+                "FROM books WHERE book_id = ?2",
+                chunk_rows,
+            )
+            connection.executemany(
+                "INSERT INTO chunks_fts (rowid, text, section_path, book_title) "
+                "SELECT chunk_id, text, section_path, book_title FROM chunks WHERE chunk_id = ?",
+                [(row[0],) for row in chunk_rows],
+            )
+            connection.executemany(
+                "INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, ?)",
+                [(start + i + 1, vectors[i].tobytes()) for i in range(count)],
+            )
+    # An index built book by book has many segments; a merged one is what a settled library
+    # looks like, and both HBI and the raw queries read the same file.
+    connection.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+
+
+def _insert_book(connection, book_id: str, title: str, number: int) -> None:
+    connection.execute(
+        "INSERT INTO books (book_id, title, authors, identifiers, format, object_key, "
+        "content_hash, size_bytes, toc_derived, toc_entries, toc_depth, chunk_count, "
+        "token_count, index_terms, warnings, indexed_at) "
+        "VALUES (?, ?, ?, '[]', ?, ?, '', 0, 0, 0, 0, 0, 0, 0, '[]', '')",
+        (
+            book_id,
+            title.title(),
+            json.dumps([f"Author {number % 97}"]),
+            ("pdf", "epub", "text")[number % 3],
+            f"{book_id}.txt",
+        ),
+    )
+
+
+def make_queries(path: Path, count: int, seed: int = 11) -> list[tuple[str, np.ndarray]]:
+    """Return (text, vector) queries: words of a random passage, its vector plus noise."""
+    rng = np.random.default_rng(seed)
+    connection = connect(path, readonly=True)
+    size = connection.execute("SELECT max(chunk_id) FROM chunks").fetchone()[0]
+    queries = []
+    for chunk_id in rng.integers(1, size + 1, count):
+        text = connection.execute(
+            "SELECT text FROM chunks WHERE chunk_id = ?", (int(chunk_id),)
+        ).fetchone()[0]
+        blob = connection.execute(
+            "SELECT embedding FROM chunk_vectors WHERE chunk_id = ?", (int(chunk_id),)
+        ).fetchone()[0]
+        passage = text.split()
+        picked = rng.choice(len(passage), size=int(rng.integers(2, 6)), replace=False)
+        words = " ".join(dict.fromkeys(passage[i] for i in sorted(picked)))
+        vector = np.frombuffer(blob, np.float32) + rng.standard_normal(EMBEDDING_DIM).astype(
+            np.float32
+        ) * (0.75 / np.sqrt(EMBEDDING_DIM))
+        queries.append((words, (vector / np.linalg.norm(vector)).astype(np.float32)))
+    connection.close()
+    return queries
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    """Return p50 and p95 (and the count) of latencies in milliseconds."""
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2), "n": len(ordered)}
+
+
+def timed(run, queries) -> tuple[dict[str, float], list]:
+    """Return the latency percentiles of run(query) over queries, and its answers."""
+    samples, answers = [], []
+    for query in queries:
+        started = time.perf_counter()
+        answers.append(run(query))
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples), answers
+
+
+def raw_fts(connection, expression: str, limit: int) -> list[tuple[int, float]]:
+    rows = connection.execute(
+        "SELECT rowid, -bm25(chunks_fts, 1.0, 4.0, 2.0) AS s FROM chunks_fts "
+        "WHERE chunks_fts MATCH ? ORDER BY s DESC, rowid LIMIT ?",
+        (expression, limit),
+    )
+    return [(int(r), float(s)) for r, s in rows]
+
+
+def raw_vec0(connection, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    rows = connection.execute(
+        "SELECT chunk_id, distance FROM chunk_vectors WHERE embedding MATCH ? AND k = ?",
+        (vector.tobytes(), limit),
+    )
+    return [(int(r), 1.0 - float(d)) for r, d in rows]
+
+
+def overlap_at(found: list[int], truth: list[int], k: int = K) -> float:
+    """Return |found[:k] ∩ truth[:k]| / min(k, |truth|) (1.0 when truth is empty)."""
+    truth_top = set(truth[:k])
+    if not truth_top:
+        return 1.0
+    return len(set(found[:k]) & truth_top) / len(truth_top)
+
+
+def run_size(size: int, workdir: Path, query_count: int, warmup: int) -> dict:
+    """Generate (or reuse) the index of `size` passages and measure everything on it."""
+    path = workdir / f"synthetic-{size}.sqlite"
+    generate_s = None
+    if not path.exists():
+        started = time.perf_counter()
+        generate_index(path, size)
+        generate_s = round(time.perf_counter() - started, 1)
+    queries = make_queries(path, warmup + query_count)
+    warm, measured = queries[:warmup], queries[warmup:]
+    expressions = {text: parse_query(text).expression() for text, _ in queries}
+    raw = connect(path, readonly=True)
+    settings = SearchSettings(candidates=DEPTH)
+    search = LibrarySearch(str(path), settings=settings)
+    started = time.perf_counter()
+    matrix = search.vectors.matrix(search.store.data_version())
+    load_s = round(time.perf_counter() - started, 2)
+    result: dict = {
+        "passages": size,
+        "index_bytes": path.stat().st_size,
+        "generate_s": generate_s,
+        "vector_load_s": load_s,
+        "vector_memory_mb": round(matrix.nbytes / 2**20, 1),
+        "queries": len(measured),
+        "latency_ms": {},
+        "recall_at_10": {},
+    }
+
+    def hbi(mode: str):
+        return lambda q: [
+            h.chunk_id for h in search.search(q[0], mode=mode, k=K, query_vector=q[1]).hits
+        ]
+
+    for query in warm:  # warm caches: page cache, term statistics, thread pool
+        for mode in ("lexical", "semantic", "hybrid"):
+            hbi(mode)(query)
+        raw_fts(raw, expressions[query[0]], K)
+    latency = result["latency_ms"]
+    latency["raw_fts5_or"], raw_or = timed(lambda q: raw_fts(raw, expressions[q[0]], K), measured)
+    latency["raw_fts5_and"], _ = timed(
+        lambda q: raw_fts(raw, expressions[q[0]].replace(" OR ", " AND "), K), measured
+    )
+    vec0_queries = measured if size < 1_000_000 else measured[:20]
+    latency["raw_vec0"], _ = timed(lambda q: raw_vec0(raw, q[1], K), vec0_queries)
+    latency["numpy_exact_scan"], _ = timed(
+        lambda q: matrix.search(q[1], K, exact_below=len(matrix) + 1), measured
+    )
+
+    def raw_hybrid(q):
+        fused = reciprocal_rank_fusion(
+            {
+                "lexical": raw_fts(raw, expressions[q[0]], DEPTH),
+                "semantic": raw_vec0(raw, q[1], DEPTH),
+            }
+        )
+        return [item.item for item in fused[:K]]
+
+    latency["raw_hybrid_naive"], _ = timed(raw_hybrid, vec0_queries)
+    for mode in ("lexical", "semantic", "hybrid"):
+        latency[f"hbi_{mode}"], found = timed(hbi(mode), measured)
+        result[f"_{mode}"] = found
+
+    # Exact lists: FTS5 over every word, and a full float scan; fused like HBI fuses.
+    # HBI does not count a passage as a lexical match when it holds only words found in over
+    # half of all passages (FTS5 gives those idf 1e-6, so they score ~0 and only fill the
+    # tail); "informative" drops them from the exact list too, "all" keeps them.
+    exact_all = [raw_fts(raw, expressions[q[0]], DEPTH) for q in measured]
+    exact_informative = [
+        [(c, score) for c, score in entries if score > VOID_SCORE]
+        if any(score > VOID_SCORE for _, score in entries)
+        else entries  # only very common words in the query: HBI keeps FTS5's list as is
+        for entries in exact_all
+    ]
+    exact_semantic = [matrix.search(q[1], DEPTH, exact_below=len(matrix) + 1)[0] for q in measured]
+    found = {mode: result.pop(f"_{mode}") for mode in ("lexical", "semantic", "hybrid")}
+    for name, exact_lexical in (("informative", exact_informative), ("all", exact_all)):
+        exact_hybrid = [
+            [item.item for item in reciprocal_rank_fusion({"lexical": lex, "semantic": sem})[:K]]
+            for lex, sem in zip(exact_lexical, exact_semantic, strict=True)
+        ]
+        result["recall_at_10"][name] = {
+            "lexical": _mean_overlap(found["lexical"], [[c for c, _ in e] for e in exact_lexical]),
+            "semantic": _mean_overlap(
+                found["semantic"], [[c for c, _ in e] for e in exact_semantic]
+            ),
+            "hybrid": _mean_overlap(found["hybrid"], exact_hybrid),
+        }
+    plans = [search.search(q[0], mode="lexical", k=K, explain=True).plan for q in measured]
+    lexical_plans = [p.get("lexical", {}) for p in plans]
+    result["lexical_plans"] = {
+        "common_terms": sum(p.get("strategy") == "common-terms" for p in lexical_plans),
+        "proven_exact": sum(bool(p.get("exact")) for p in lexical_plans),
+        "second_pass": sum(p.get("passes", 0) > 1 for p in lexical_plans),
+    }
+    result["ratio_hbi_over_raw_p50"] = {
+        "lexical_vs_fts5_or": _ratio(latency["hbi_lexical"], latency["raw_fts5_or"]),
+        "semantic_vs_vec0": _ratio(latency["hbi_semantic"], latency["raw_vec0"]),
+        "hybrid_vs_naive": _ratio(latency["hbi_hybrid"], latency["raw_hybrid_naive"]),
+    }
+    search.close()
+    raw.close()
+    return result
+
+
+def _mean_overlap(found: list[list[int]], truth: list[list[int]]) -> float:
+    return round(float(np.mean([overlap_at(f, t) for f, t in zip(found, truth, strict=True)])), 4)
+
+
+def _ratio(hbi: dict, raw: dict) -> float:
+    return round(hbi["p50"] / raw["p50"], 3) if raw["p50"] else float("nan")
+
+
+def query_embedding_latency(count: int = 50) -> dict | None:
+    """Return the model's latency for embedding one short query, or None without the model."""
+    try:
+        from hbi_resources.embedder import EmbedderResource
+
+        model = EmbedderResource().model()
+    except Exception as exc:  # the model package may be missing on a bare machine
+        print(f"(query embedding not measured: {exc})", file=sys.stderr)
+        return None
+    texts = [f"how did the traveller reach the year {800_000 + i}" for i in range(count)]
+    model.embed(texts[:3])
+    stats, _ = timed(lambda text: model.embed([text]), texts)
+    return stats
+
+
+def machine() -> dict:
+    """Return the CPU model, usable cores, memory, load and library versions of this run."""
+    cpu = platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gb = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        first = meminfo.read_text().splitlines()[0].split()
+        memory_gb = round(int(first[1]) / 2**20, 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "memory_gb": memory_gb,
+        "load_average_1m_before": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        **versions(connect(":memory:")),
+    }
+
+
+def print_table(results: list[dict]) -> None:
+    columns = [
+        ("raw_fts5_or", "FTS5 OR"),
+        ("raw_fts5_and", "FTS5 AND"),
+        ("raw_vec0", "vec0"),
+        ("numpy_exact_scan", "np exact"),
+        ("raw_hybrid_naive", "naive hyb"),
+        ("hbi_lexical", "HBI lex"),
+        ("hbi_semantic", "HBI sem"),
+        ("hbi_hybrid", "HBI hyb"),
+    ]
+    header = f"{'passages':>9} | " + " | ".join(f"{title:>15}" for _, title in columns)
+    print("latency p50 / p95 in ms")
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        cells = []
+        for key, _ in columns:
+            stats = result["latency_ms"][key]
+            cells.append(f"{stats['p50']:>7.1f} /{stats['p95']:>6.1f}")
+        print(f"{result['passages']:>9} | " + " | ".join(cells))
+    print()
+    print(f"{'passages':>9} | recall@10 lex / sem / hyb vs exact | HBI/raw p50 lex, sem, hyb")
+    print(f"{'':>9} | (hybrid vs exact incl. void-only lexical tails in JSON: recall_at_10.all)")
+    for result in results:
+        recall = result["recall_at_10"]["informative"]
+        ratio = result["ratio_hbi_over_raw_p50"]
+        print(
+            f"{result['passages']:>9} | {recall['lexical']:.3f} / {recall['semantic']:.3f} / "
+            f"{recall['hybrid']:.3f}{'':>13} | {ratio['lexical_vs_fts5_or']:.2f}, "
+            f"{ratio['semantic_vs_vec0']:.2f}, {ratio['hybrid_vs_naive']:.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES))
+    parser.add_argument("--queries", type=int, default=100, help="measured queries per size")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--workdir", type=Path, help="keep generated indexes here for reuse")
+    parser.add_argument("--out", type=Path, default=RESULT_PATH)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    info = machine()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hbi-bench-search-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for size in sizes:
+            print(f"… {size:,} passages", file=sys.stderr, flush=True)
+            results.append(run_size(size, workdir, args.queries, args.warmup))
+            if args.workdir is None:
+                for leftover in workdir.glob(f"synthetic-{size}.sqlite*"):
+                    leftover.unlink()
+    info["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+    payload = {
+        "benchmark": "search",
+        "machine": info,
+        "settings": {"k": K, "fusion_depth": DEPTH, "rrf_k": SearchSettings().rrf_k},
+        "query_embedding_ms": query_embedding_latency(),
+        "sizes": results,
+    }
+    print_table(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
