@@ -1,0 +1,37 @@
+"""deploy/backup.sh and deploy/restore.sh: valid Bash, executable, and covering all the state."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+from deploy_files import DAGSTER_YAML, DEPLOY_DIR, load_yaml
+
+SCRIPTS = ("backup.sh", "restore.sh", "compose.sh")
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_parses_as_bash(name: str) -> None:
+    result = subprocess.run(["bash", "-n", str(DEPLOY_DIR / name)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ("backup.sh", "restore.sh"))
+def test_script_is_executable(name: str) -> None:
+    assert os.access(DEPLOY_DIR / name, os.X_OK)
+
+
+def test_backups_cover_every_state_volume(compose: dict) -> None:
+    listed = re.search(r"^STATE_VOLUMES=\(([^)]*)\)", (DEPLOY_DIR / "compose.sh").read_text(), re.M)
+    assert listed, "compose.sh defines no STATE_VOLUMES"
+    names = {volume["name"] for volume in compose["volumes"].values()}
+    # Neo4j's logs are the only volume that is not state.
+    assert set(listed.group(1).split()) == names - {"hbi_neo4j_logs"}
+
+
+def test_run_containers_carry_the_label_the_scripts_wait_for() -> None:
+    labels = load_yaml(DAGSTER_YAML)["run_launcher"]["config"]["container_kwargs"]["labels"]
+    (label,) = (f"{key}={value}" for key, value in labels.items())
+    assert f"label={label}" in (DEPLOY_DIR / "compose.sh").read_text()
