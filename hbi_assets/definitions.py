@@ -3,6 +3,7 @@
 import dagster as dg
 
 from hbi.config import load_stack_env
+from hbi_assets.backups import full_backup_job, library_backup, nightly_backup
 from hbi_assets.books import book_assets, ingest_book_job
 from hbi_assets.checks import asset_checks
 from hbi_assets.library import (
@@ -21,7 +22,7 @@ from hbi_assets.sensors import automation_sensor, books_bucket_sensor, index_boo
 load_stack_env()
 
 defs = dg.Definitions(
-    assets=[*book_assets, library_catalog, index_maintenance],
+    assets=[*book_assets, library_catalog, library_backup, index_maintenance],
     asset_checks=asset_checks,
     jobs=[
         ingest_book_job,
@@ -29,8 +30,9 @@ defs = dg.Definitions(
         remove_books_job,
         refresh_catalog_job,
         index_maintenance_job,
+        full_backup_job,
     ],
     sensors=[books_bucket_sensor, automation_sensor],
-    schedules=[weekly_maintenance],
+    schedules=[nightly_backup, weekly_maintenance],
     resources=env_resources(),
 )

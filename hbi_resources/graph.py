@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -90,6 +91,41 @@ class GraphResource(dg.ConfigurableResource):
                 database_=self.database,
             )
         return sum(self.delete_book(record["book_id"]) for record in records)
+
+    def export_jsonl(self, path: str, batch: int = 5000) -> dict[str, int]:
+        """Write every Book, Section and Term with its relationships to a JSON-lines file.
+
+        Reads in batches ordered by id, so it runs while the server serves other work (Community
+        edition cannot dump a running database). Returns how many nodes of each label it wrote.
+        """
+        counts = {}
+        queries = {
+            "Book": "MATCH (n:Book) WHERE n.book_id > $after RETURN n.book_id AS id, "
+            "properties(n) AS props ORDER BY id LIMIT $batch",
+            "Section": "MATCH (n:Section) WHERE n.section_id > $after "
+            "OPTIONAL MATCH (n)-[:NEXT]->(next:Section) "
+            "OPTIONAL MATCH (parent:Section)-[:HAS_SUBSECTION]->(n) "
+            "RETURN n.section_id AS id, properties(n) AS props, next.section_id AS next, "
+            "parent.section_id AS parent ORDER BY id LIMIT $batch",
+            "Term": "MATCH (n:Term) WHERE n.term_id > $after "
+            "OPTIONAL MATCH (n)-[:CITES]->(s:Section) "
+            "RETURN n.term_id AS id, properties(n) AS props, collect(s.section_id) AS cites "
+            "ORDER BY id LIMIT $batch",
+        }
+        with self.driver() as driver, open(path, "w") as out:
+            for label, query in queries.items():
+                after, counts[label] = "", 0
+                while True:
+                    records, _, _ = driver.execute_query(
+                        query, after=after, batch=batch, database_=self.database
+                    )
+                    for record in records:
+                        out.write(json.dumps({"label": label, **record.data()}) + "\n")
+                    counts[label] += len(records)
+                    if len(records) < batch:
+                        break
+                    after = records[-1]["id"]
+        return counts
 
     def toc(self, book_id: str) -> list[dict]:
         """Return the book's sections in reading order: level, title, page, label, path, ids."""
