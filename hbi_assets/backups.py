@@ -66,13 +66,9 @@ def library_backup(
                 counts=counts,
             )
             prefix = f"{FULL_PREFIX}{backup}/"
-            size = 0
-            # The manifest goes last: a backup folder without one is incomplete and ignored.
-            for name in [*manifest["files"], "manifest.json"]:
-                size += (folder / name).stat().st_size
-                object_store.put_file(
-                    bucket, prefix + name, str(folder / name), "application/octet-stream"
-                )
+            size = object_store.upload_with_manifest(
+                bucket, prefix, folder, list(manifest["files"])
+            )
     return dg.MaterializeResult(
         metadata={
             "backup_id": backup,

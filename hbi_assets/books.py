@@ -248,12 +248,9 @@ def book_backup(
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 manifest = write_bundle(folder, bundle)
-                # The manifest goes last: a bundle without one is incomplete and never used.
-                for name in [*manifest["files"], "manifest.json"]:
-                    size += (folder / name).stat().st_size
-                    object_store.put_file(
-                        bucket, prefix + name, str(folder / name), "application/octet-stream"
-                    )
+                size = object_store.upload_with_manifest(
+                    bucket, prefix, folder, list(manifest["files"])
+                )
         pointer = {"book_id": book_id, "fingerprint": fingerprint, "prefix": prefix}
         object_store.put_bytes(
             bucket, f"books/{book_id}/LATEST.json", json.dumps(pointer).encode(), "application/json"

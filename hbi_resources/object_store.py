@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import urllib3
@@ -89,6 +90,17 @@ class ObjectStoreResource(dg.ConfigurableResource):
     def put_file(self, bucket: str, key: str, path: str, content_type: str) -> str:
         """Upload a local file to bucket/key and return the object's ETag."""
         return self.client().fput_object(bucket, key, path, content_type=content_type).etag
+
+    def upload_with_manifest(self, bucket: str, prefix: str, folder: Path, names: list[str]) -> int:
+        """Upload folder's files, then its manifest.json, under prefix; return the bytes sent.
+
+        The manifest goes last, so a folder whose upload broke off has none and is never used.
+        """
+        size = 0
+        for name in [*names, "manifest.json"]:
+            size += (folder / name).stat().st_size
+            self.put_file(bucket, prefix + name, str(folder / name), "application/octet-stream")
+        return size
 
     def get_file(self, bucket: str, key: str, path: str) -> None:
         """Download bucket/key into a local file."""

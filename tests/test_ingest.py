@@ -23,6 +23,7 @@ from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.text_index import TextIndexResource
 from hbi_resources.vector_index import VectorIndexResource
 from tests.conftest import shared_dir
+from tests.extract.extract_samples import body_lines, build_pdf, build_zip, epub_entries
 
 pytestmark = pytest.mark.integration
 
@@ -196,7 +197,18 @@ HOSTILE = {
     "bomb.epub": (_zip_bomb, "size limit"),
     "garbage.pdf": (lambda: b"%PDF-1.7\n" + bytes(range(256)) * 50, "corrupt"),
     "archive.epub": (lambda: _plain_zip(), "unsupported format"),
+    "locked.pdf": (lambda: build_pdf(ONE_PAGE, encrypt=("secret", "owner")), "encrypted"),
+    "escape.epub": (lambda: _traversal_epub(), "corrupt"),
 }
+
+
+ONE_PAGE = [body_lines(700, ["Chapter One", "Some words on the only page."])]
+
+
+def _traversal_epub() -> bytes:
+    entries = epub_entries(chapter1_href="../../evil.xhtml")
+    entries["../evil.xhtml"] = b"<html><body><p>evil</p></body></html>"
+    return build_zip(entries)
 
 
 def _plain_zip() -> bytes:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from extract_samples import Bookmark, Run, body_lines, build_pdf
-
 from hbi.book import IndexTerm
 from hbi.extract import extract_book
 from hbi.extract.backindex import IndexLine, indents_from_columns, parse_index_lines
+from tests.extract.extract_samples import Bookmark, Run, body_lines, build_pdf
 
 INDEX_LINES = [
     (0, "blockchain, 12, 45–47"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import corpus_books, corpus_dir
+
+from tests.extract.conftest import corpus_books, corpus_dir
 
 BOOKS = corpus_books()
 PDFS = [name for name in BOOKS if name.endswith(".pdf")] or BOOKS

@@ -7,10 +7,10 @@ import struct
 import zipfile
 
 import pytest
-from extract_samples import build_zip, epub_entries
 
 from hbi.errors import BookTooLargeError, CorruptBookError, EncryptedBookError
 from hbi.extract import ExtractLimits, extract_book
+from tests.extract.extract_samples import build_zip, epub_entries
 
 XXE_DOCTYPE = '\n<!DOCTYPE html [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>'
 LAUGHS_DOCTYPE = (

@@ -7,11 +7,11 @@ import io
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
-from conftest import corpus_dir
-from extract_samples import Bookmark, Run, body_lines, build_pdf
 
 from hbi.errors import CorruptBookError, EncryptedBookError, NoTextLayerError
 from hbi.extract import extract_book
+from tests.extract.conftest import corpus_dir
+from tests.extract.extract_samples import Bookmark, Run, body_lines, build_pdf
 
 TWO_CHAPTERS = [
     [Run(72, 700, "Chapter One", 20, True)]

@@ -8,11 +8,11 @@ import zipfile
 from io import BytesIO
 
 import pytest
-from conftest import corpus_dir
-from extract_samples import body_lines, build_pdf, build_zip, epub_entries
 
 from hbi.errors import BookTooLargeError, EmptyBookError, UnsupportedFormatError
 from hbi.extract import ExtractLimits, extract_book
+from tests.extract.conftest import corpus_dir
+from tests.extract.extract_samples import body_lines, build_pdf, build_zip, epub_entries
 
 FRENCH = (
     "Le garçon était très content de son café. À Noël, la forêt était calme; l'élève répondit.\n\n"
