@@ -10,12 +10,19 @@ from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
 from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
+from hbi_resources.search import SearchResource
 from hbi_resources.text_index import TextIndexResource
 from hbi_resources.vector_index import VectorIndexResource
 
 
 def env_resources() -> dict[str, dg.ConfigurableResource]:
     """Return HBI's resources, each reading its connection settings from the environment."""
+    graph = GraphResource(
+        uri=dg.EnvVar(config.ENV_NEO4J_URI),
+        user=dg.EnvVar(config.ENV_NEO4J_USER),
+        password=dg.EnvVar(config.ENV_NEO4J_PASSWORD),
+        database=dg.EnvVar(config.ENV_NEO4J_DATABASE),
+    )
     return {
         "object_store": ObjectStoreResource(
             endpoint=dg.EnvVar(config.ENV_MINIO_ENDPOINT),
@@ -24,15 +31,11 @@ def env_resources() -> dict[str, dg.ConfigurableResource]:
             books_bucket=dg.EnvVar(config.ENV_BOOKS_BUCKET),
             backups_bucket=dg.EnvVar(config.ENV_BACKUPS_BUCKET),
         ),
-        "graph": GraphResource(
-            uri=dg.EnvVar(config.ENV_NEO4J_URI),
-            user=dg.EnvVar(config.ENV_NEO4J_USER),
-            password=dg.EnvVar(config.ENV_NEO4J_PASSWORD),
-            database=dg.EnvVar(config.ENV_NEO4J_DATABASE),
-        ),
+        "graph": graph,
         "text_index": TextIndexResource(),
         "vector_index": VectorIndexResource(),
         "embedder": EmbedderResource(),
         "catalog": CatalogResource(),
         "listing_state": ListingStateResource(),
+        "search": SearchResource(embedder=EmbedderResource(), graph=graph),
     }

@@ -10,6 +10,7 @@ from hbi import __version__
 from hbi.cli.books import add, books, embed, ingest, materialize, search, toc
 from hbi.cli.stack import stack, up
 from hbi.cli.sync import sync
+from hbi.eval.cli import eval_group
 
 
 @click.group()
@@ -18,7 +19,7 @@ def cli() -> None:
     """HBI: a hybrid (BM25 + vector) index of your books, orchestrated by Dagster."""
 
 
-for command in (stack, up, add, materialize, ingest, sync, books, toc, search, embed):
+for command in (stack, up, add, materialize, ingest, sync, books, toc, search, embed, eval_group):
     cli.add_command(command)
 
 

@@ -254,41 +254,73 @@ def toc(book_id: str, as_json: bool) -> None:
 
 @click.command("search")
 @click.argument("query")
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "lexical", "semantic"]),
+    default="hybrid",
+    show_default=True,
+)
+@click.option("--book", "book_ids", multiple=True, help="Only these book ids (repeatable).")
+@click.option("--author", "authors", multiple=True, help="Only books by these authors.")
+@click.option("--format", "formats", multiple=True, help="Only these formats (pdf, epub, …).")
+@click.option("--section", "section_id", help="Only inside this ToC section and its subsections.")
 @click.option("-k", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0, 10_000))
+@click.option("--per-book", is_flag=True, help="Only the best passage of each book.")
+@click.option("--context", is_flag=True, help="Add the previous and next passage to each hit.")
+@click.option("--explain", is_flag=True, help="Show each hit's rank and score in each list.")
 @click.option("--json", "as_json", is_flag=True)
-def search(query: str, k: int, as_json: bool) -> None:
-    """Search the library (BM25 over passages, section titles and book titles)."""
+def search(
+    query: str,
+    mode: str,
+    book_ids: tuple[str, ...],
+    authors: tuple[str, ...],
+    formats: tuple[str, ...],
+    section_id: str | None,
+    k: int,
+    offset: int,
+    per_book: bool,
+    context: bool,
+    explain: bool,
+    as_json: bool,
+) -> None:
+    """Search the library: BM25 and vectors fused (hybrid), or either alone."""
+    from hbi.search.models import SearchError
+    from hbi_resources.search import SearchResource
+
     prepare_environment()
-    started = time.perf_counter()
-    hits = TextIndexResource().search_bm25(query, k)
-    took_ms = round((time.perf_counter() - started) * 1000, 1)
-    shaped = [
-        {
-            "rank": rank,
-            "book_id": h["book_id"],
-            "title": h["title"],
-            "authors": h["authors"],
-            "section_path": h["section_path"].split(" > ") if h["section_path"] else [],
-            "section_id": h["section_id"],
-            "page_start": h["page_start"],
-            "page_end": h["page_end"],
-            "page_label": h["page_label_start"],
-            "chunk_id": h["chunk_id"],
-            "snippet": h["snippet"],
-            "score": round(-h["score"], 4),
-        }
-        for rank, h in enumerate(hits, 1)
-    ]
+    resource = SearchResource.from_env(
+        query_log_path=str(layout().root / "catalog" / "queries.duckdb"), log_source="cli"
+    )
+    try:
+        result = resource.search(
+            query,
+            mode=mode,
+            k=k,
+            offset=offset,
+            book_ids=book_ids,
+            authors=authors,
+            formats=formats,
+            section_id=section_id,
+            explain=explain,
+            collapse_books=per_book,
+            context=context,
+        )
+    except SearchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    payload = result.as_dict(with_plan=explain)
     if as_json:
-        payload = {"query": query, "mode": "lexical", "took_ms": took_ms, "hits": shaped}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{len(shaped)} hits for {query!r} ({took_ms} ms)")
-    for hit in shaped:
+    click.echo(f"{len(payload['hits'])} hits for {query!r} ({mode}, {payload['took_ms']} ms)")
+    for hit in payload["hits"]:
         where = " › ".join(hit["section_path"]) or "(front matter)"
-        page = f", p. {hit['page_label'] or hit['page_start']}" if hit["page_start"] else ""
+        label = hit["page_label"] or hit["page_start"]
+        page = f", p. {label}" if hit["page_start"] else ""
         click.echo(f"{hit['rank']:>2}. {hit['title']} — {where}{page}")
         click.echo(f"    {hit['snippet']}")
+        if explain and hit.get("explain"):
+            click.echo(f"    explain: {json.dumps(hit['explain'])}")
 
 
 @click.command("embed")

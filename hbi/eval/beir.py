@@ -1,0 +1,186 @@
+"""Score HBI's lexical, semantic and hybrid search on a dataset in BEIR layout.
+
+BEIR layout: `corpus.jsonl` ({"_id", "title", "text"} per line), `queries.jsonl` ({"_id",
+"text"}), `qrels/test.tsv` (header, then query-id, corpus-id, score). Each document becomes
+one "book" of a temporary index (never the user's library): its title is the book title, its
+text is chunked by HBI's chunker, embedded by HBI's model and written by the same resources the
+ingest assets use. A query's document ranking is its passage ranking with each document kept
+at its best passage, `DOC_DEPTH` documents deep.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hbi.book import BookMetadata, ExtractedBook
+from hbi.chunking import chunk_book
+from hbi.eval.metrics import mrr_at, ndcg_at, recall_at
+from hbi.fts_query import parse_query
+from hbi.records import build_rows
+from hbi.search import MODES, LibrarySearch, SearchMode, SearchSettings
+
+DOC_DEPTH = 100
+PASSAGE_DEPTH = 200  # passages per list, so that DOC_DEPTH documents survive collapsing
+Progress = Callable[[str], None]
+
+
+class BeirFormatError(ValueError):
+    """A dataset folder that is not in BEIR layout."""
+
+
+@dataclass
+class BeirDataset:
+    """A BEIR dataset: documents (title, text), queries with judgements, and the judgements."""
+
+    corpus: dict[str, tuple[str, str]]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_beir(folder: Path | str, split: str = "test") -> BeirDataset:
+    """Return the dataset in folder; only queries judged in qrels/<split>.tsv are kept."""
+    folder = Path(folder)
+    paths = [folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv"]
+    missing = [str(p.relative_to(folder)) for p in paths if not p.is_file()]
+    if missing:
+        raise BeirFormatError(f"{folder}: not a BEIR dataset, missing {', '.join(missing)}")
+    corpus = {}
+    for record in _jsonl(paths[0]):
+        corpus[str(record["_id"])] = (record.get("title") or "", record.get("text") or "")
+    qrels: dict[str, dict[str, int]] = {}
+    with paths[2].open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        for row in reader:
+            if not row or row[0] == "query-id":
+                continue
+            qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
+    queries = {
+        str(record["_id"]): record["text"]
+        for record in _jsonl(paths[1])
+        if str(record["_id"]) in qrels
+    }
+    qrels = {q: judged for q, judged in qrels.items() if q in queries}
+    return BeirDataset(corpus, queries, qrels)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def index_corpus(dataset: BeirDataset, index_path: str, model) -> dict[int, str]:
+    """Index every document as a book of index_path; return each chunk id's document id."""
+    from hbi_resources.text_index import TextIndexResource
+    from hbi_resources.vector_index import VectorIndexResource
+
+    text_index = TextIndexResource(path=index_path)
+    vector_index = VectorIndexResource(path=index_path)
+    documents = []
+    for doc_id, (title, text) in dataset.corpus.items():
+        book = ExtractedBook(format="text", text=text, toc=[], metadata=BookMetadata(title=title))
+        chunks = chunk_book(book, model)
+        if not chunks:
+            continue
+        # The key's last segment is empty, so an untitled document gets an empty book title.
+        rows = build_rows(
+            book_id=doc_id,
+            book=book,
+            chunks=chunks,
+            object_key=f"beir/{doc_id}/",
+            etag=None,
+            data=text.encode("utf-8"),
+        )
+        text_index.replace_book(rows)
+        documents.append(rows)
+    passages = [chunk for rows in documents for chunk in rows.chunks]
+    vectors = model.embed([chunk.text for chunk in passages])
+    at = 0
+    for rows in documents:
+        count = len(rows.chunks)
+        vector_index.write_vectors(
+            rows.book.book_id,
+            model.model_id,
+            {c.chunk_id: vectors[at + i] for i, c in enumerate(rows.chunks)},
+            {},
+        )
+        at += count
+    return {chunk.chunk_id: chunk.book_id for chunk in passages}
+
+
+def document_ranking(chunk_ids: list[int], document_of: dict[int, str], depth: int) -> list[str]:
+    """Return the documents of a passage ranking, each at its best passage, depth deep."""
+    ranked: list[str] = []
+    seen: set[str] = set()
+    for chunk_id in chunk_ids:
+        doc = document_of.get(chunk_id)
+        if doc is not None and doc not in seen:
+            seen.add(doc)
+            ranked.append(doc)
+            if len(ranked) == depth:
+                break
+    return ranked
+
+
+def evaluate_beir(
+    folder: Path | str,
+    *,
+    model=None,
+    modes: tuple[SearchMode, ...] = MODES,
+    settings: SearchSettings | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Return nDCG@10, Recall@100 and MRR@10 per mode, and the query and document counts."""
+    say = progress or (lambda message: None)
+    dataset = load_beir(folder)
+    if model is None:
+        from hbi_resources.embedder import EmbedderResource
+
+        model = EmbedderResource().model()
+    settings = settings or SearchSettings(candidates=PASSAGE_DEPTH)
+    with tempfile.TemporaryDirectory(prefix="hbi-beir-") as tmp:
+        index_path = str(Path(tmp) / "beir.sqlite")
+        started = time.perf_counter()
+        document_of = index_corpus(dataset, index_path, model)
+        say(
+            f"indexed {len(dataset.corpus)} documents ({len(document_of)} passages) in "
+            f"{time.perf_counter() - started:.1f}s"
+        )
+        query_ids = sorted(dataset.queries)
+        texts = [dataset.queries[q] for q in query_ids]
+        vectors = model.embed(texts) if texts else np.zeros((0, model.dim), np.float32)
+        search = LibrarySearch(index_path, settings=settings)
+        try:
+            report: dict = {}
+            for mode in modes:
+                started = time.perf_counter()
+                scores = {"ndcg@10": [], "recall@100": [], "mrr@10": []}
+                for query_id, text, vector in zip(query_ids, texts, vectors, strict=True):
+                    parsed = parse_query(text, search.tokens.has_token)
+                    ranking = search.ranking(
+                        parsed, text, mode, settings.candidates, query_vector=vector
+                    )
+                    ranked = document_ranking(
+                        [item.item for item in ranking.items], document_of, DOC_DEPTH
+                    )
+                    relevant = dataset.qrels[query_id]
+                    scores["ndcg@10"].append(ndcg_at(ranked, relevant, 10))
+                    scores["recall@100"].append(recall_at(ranked, relevant, 100))
+                    scores["mrr@10"].append(mrr_at(ranked, relevant, 10))
+                report[mode] = {
+                    name: round(float(np.mean(values)), 4) if values else 0.0
+                    for name, values in scores.items()
+                }
+                say(f"{mode}: {report[mode]} ({time.perf_counter() - started:.1f}s)")
+        finally:
+            search.close()
+    report["queries"] = len(query_ids)
+    report["docs"] = len(dataset.corpus)
+    return report

@@ -1,0 +1,375 @@
+"""Library search without Dagster: lexical, semantic and hybrid lists, fused, placed in books.
+
+`LibrarySearch` composes the pieces of this package over one index file: the FTS5 list
+(`lexical`), the in-memory vector list (`semantic`), reciprocal rank fusion (`fusion`) and
+snippets. The two lists of a hybrid search run in parallel: SQLite, NumPy and ONNX Runtime
+release the GIL, so on two cores the slower leg sets the latency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hbi.fts_query import ParsedQuery, clean_query_text, parse_query
+from hbi.search.bm25 import IDF_FLOOR, ColumnWeights
+from hbi.search.fusion import DEFAULT_RRF_K, FusedItem, reciprocal_rank_fusion, single_list
+from hbi.search.lexical import FIRST_BUDGET, SECOND_BUDGET, LexicalPlan, LexicalSearch
+from hbi.search.models import (
+    MODES,
+    SearchError,
+    SearchFilters,
+    SearchHit,
+    SearchMode,
+    SearchResult,
+)
+from hbi.search.semantic import Embed, QueryEmbeddings, VectorCache, semantic_ranked
+from hbi.search.snippets import DEFAULT_MARKS, DEFAULT_WIDTH, HighlightTerms, make_snippet
+from hbi.search.store import IndexStore, Scope
+from hbi.search.tokens import Fts5Tokens
+from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW, VectorSearchInfo
+
+MAX_K = 1_000
+MAX_COLLAPSE_DEPTH = 5_000
+SubtreeResolver = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How searches rank and how hard they work; every field has a working default."""
+
+    rrf_k: float = DEFAULT_RRF_K
+    lexical_weight: float = 1.0
+    semantic_weight: float = 1.0
+    candidates: int = 50  # depth of each list before fusion
+    column_weights: ColumnWeights = field(default_factory=ColumnWeights)
+    plan_common_terms: bool = True
+    common_term_budget: int = FIRST_BUDGET
+    second_pass_budget: int = SECOND_BUDGET
+    vector_exact_below: int = EXACT_BELOW
+    vector_rescore: int = DEFAULT_RESCORE
+    vector_refresh_s: float = 5.0
+    parallel: bool = True
+    snippet_width: int = DEFAULT_WIDTH
+    highlight: tuple[str, str] = DEFAULT_MARKS
+
+
+@dataclass
+class Ranking:
+    """A fused (or single) ranking before hits are read: items best first, and the plan."""
+
+    items: list[FusedItem]
+    plan: dict
+    lexical_plan: LexicalPlan | None = None
+    version: int | None = None  # the index's data version the ranking read
+
+
+class LibrarySearch:
+    """Answers queries over one HBI index file; create one per process and reuse it."""
+
+    def __init__(
+        self,
+        index_path: str,
+        *,
+        embed: Embed | None = None,
+        subtree: SubtreeResolver | None = None,
+        settings: SearchSettings | None = None,
+    ):
+        self.settings = settings or SearchSettings()
+        self.store = IndexStore(index_path)
+        self.tokens = Fts5Tokens()
+        self.lexical = LexicalSearch(
+            self.store,
+            self.tokens,
+            self.settings.column_weights,
+            budget=self.settings.common_term_budget,
+            second_budget=self.settings.second_pass_budget,
+        )
+        self.vectors = VectorCache(self.store, self.settings.vector_refresh_s)
+        self.embeddings = QueryEmbeddings(embed)
+        self.subtree = subtree
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hbi-search")
+
+    def close(self) -> None:
+        """Stop the worker threads (connections close with them)."""
+        self._pool.shutdown(wait=False)
+
+    # --- the public entry point --------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        mode: SearchMode = "hybrid",
+        k: int = 10,
+        offset: int = 0,
+        filters: SearchFilters | None = None,
+        explain: bool = False,
+        collapse_books: bool = False,
+        context: bool = False,
+        query_vector: np.ndarray | None = None,
+    ) -> SearchResult:
+        """Return a page of passages answering query, best first.
+
+        `k` hits from `offset`; `collapse_books` keeps each book's best passage only;
+        `explain` adds each hit's rank and score in each list and the plan; `context` adds the
+        previous and next passage; `query_vector` replaces embedding the query.
+        """
+        started = time.perf_counter()
+        if mode not in MODES:
+            raise SearchError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if not 1 <= k <= MAX_K:
+            raise SearchError(f"k must be in 1..{MAX_K}, got {k}")
+        if offset < 0:
+            raise SearchError(f"offset must be >= 0, got {offset}")
+        filters = filters or SearchFilters()
+        parsed = parse_query(query, self.tokens.has_token)
+        # Lists are read in blocks of `candidates`, so every page of a block comes from the
+        # same fused ranking and consecutive pages never repeat or skip a hit.
+        block = max(self.settings.candidates, 1)
+        depth = block * -(-(offset + k) // block)
+        if collapse_books:
+            depth = max(depth, 4 * (offset + k))
+        ranking = self.ranking(parsed, query, mode, depth, filters, query_vector)
+        page, known = self._page(ranking.items, k, offset, collapse_books)
+        # One book can fill a whole list: go deeper until the page fills or the lists run dry.
+        while collapse_books and len(page) < k and depth < MAX_COLLAPSE_DEPTH:
+            longest = max(
+                (sum(name in item.lists for item in ranking.items) for name in MODES), default=0
+            )
+            if longest < depth:
+                break
+            depth *= 4
+            ranking = self.ranking(parsed, query, mode, depth, filters, query_vector)
+            page, known = self._page(ranking.items, k, offset, collapse_books)
+        rows = self.store.hit_rows([item.item for item in page])
+        terms = HighlightTerms.from_operands(
+            parsed.highlight_terms, lambda text: self.tokens.tokens(text, query=True)
+        )
+        idf = self.lexical.token_idf(sorted(terms.exact), ranking.version)
+        if idf:
+            # Mark the words that found the passage, not the "the"s around them.
+            void = [token for token, value in idf.items() if value <= IDF_FLOOR]
+            terms = HighlightTerms(terms.exact, terms.prefixes, idf).without(void)
+        hits = []
+        for item in page:
+            row = rows.get(item.item)
+            if row is None:  # deleted since the book lookup
+                continue
+            hits.append(self._hit(len(hits) + offset + 1, item, row, terms, mode, explain))
+            if context:
+                hits[-1].context = self.store.neighbours(row["book_id"], row["ordinal"])
+        plan = {**ranking.plan, "candidates": known} if explain else {}
+        return SearchResult(
+            query=query,
+            mode=mode,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+            hits=hits,
+            filters=filters,
+            k=k,
+            offset=offset,
+            plan=plan,
+        )
+
+    # --- rankings (also used by the evaluation and the benchmark) ----------------------------
+
+    def ranking(
+        self,
+        parsed: ParsedQuery,
+        query: str,
+        mode: SearchMode,
+        depth: int,
+        filters: SearchFilters | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> Ranking:
+        """Return the fused (or single-list) ranking of a query, `depth` deep per list."""
+        scope = self.scope(filters or SearchFilters())
+        version = self.store.data_version()
+        lexical_future = None
+        lexical: list[tuple[int, float]] = []
+        lexical_plan: LexicalPlan | None = None
+        semantic: list[tuple[int, float]] = []
+        semantic_info: VectorSearchInfo | None = None
+        timings: dict[str, float] = {}
+
+        def run_lexical() -> tuple[list[tuple[int, float]], LexicalPlan, float]:
+            leg_started = time.perf_counter()
+            found, plan = self.lexical.ranked(
+                parsed,
+                depth,
+                scope,
+                version=version,
+                plan_common_terms=self.settings.plan_common_terms,
+                informative_only=mode == "hybrid" and self.settings.plan_common_terms,
+            )
+            return found, plan, time.perf_counter() - leg_started
+
+        if mode in ("lexical", "hybrid"):
+            if self.settings.parallel and mode == "hybrid":
+                lexical_future = self._pool.submit(run_lexical)
+            else:
+                lexical, lexical_plan, seconds = run_lexical()
+                timings["lexical_ms"] = round(seconds * 1000, 2)
+        if mode in ("semantic", "hybrid"):
+            leg_started = time.perf_counter()
+            semantic, semantic_info = self._semantic(
+                parsed, query, depth, scope, version, query_vector
+            )
+            timings["semantic_ms"] = round((time.perf_counter() - leg_started) * 1000, 2)
+        if lexical_future is not None:
+            lexical, lexical_plan, seconds = lexical_future.result()
+            timings["lexical_ms"] = round(seconds * 1000, 2)
+
+        if mode == "hybrid":
+            items = reciprocal_rank_fusion(
+                {"lexical": lexical, "semantic": semantic},
+                k=self.settings.rrf_k,
+                weights={
+                    "lexical": self.settings.lexical_weight,
+                    "semantic": self.settings.semantic_weight,
+                },
+            )
+        elif mode == "lexical":
+            items = single_list(lexical, "lexical")
+        else:
+            items = single_list(semantic, "semantic")
+        plan: dict = {"depth": depth, **timings}
+        if lexical_plan is not None:
+            plan["lexical"] = lexical_plan.as_dict()
+        if semantic_info is not None:
+            plan["semantic"] = semantic_info.as_dict()
+        if mode == "hybrid":
+            plan["fusion"] = {
+                "method": "rrf",
+                "k": self.settings.rrf_k,
+                "weights": {
+                    "lexical": self.settings.lexical_weight,
+                    "semantic": self.settings.semantic_weight,
+                },
+            }
+        return Ranking(items, plan, lexical_plan, version)
+
+    def scope(self, filters: SearchFilters) -> Scope:
+        """Resolve filters to the book ids and section ids a search may return."""
+        book_ids = None
+        if filters.book_ids or filters.authors or filters.formats:
+            wanted_ids = set(filters.book_ids)
+            wanted_authors = [a.casefold() for a in filters.authors]
+            wanted_formats = {f.casefold() for f in filters.formats}
+            book_ids = tuple(
+                sorted(
+                    book_id
+                    for book_id, authors, book_format in self.store.books()
+                    if (not wanted_ids or book_id in wanted_ids)
+                    and (
+                        not wanted_authors
+                        or any(w in a.casefold() for w in wanted_authors for a in authors)
+                    )
+                    and (not wanted_formats or book_format.casefold() in wanted_formats)
+                )
+            )
+        section_ids = None
+        if filters.section_id:
+            if self.subtree is None:
+                raise SearchError("a section filter needs the ToC graph (Neo4j)")
+            section_ids = tuple(self.subtree(filters.section_id))
+        return Scope(book_ids, section_ids)
+
+    def semantic_text(self, parsed: ParsedQuery, query: str) -> str:
+        """Return the text to embed: the query itself, or its searched words if it has syntax."""
+        if parsed.plain_words() is not None:
+            return " ".join(clean_query_text(query).split())
+        return " ".join(o.text for o in parsed.highlight_terms)
+
+    def _semantic(
+        self,
+        parsed: ParsedQuery,
+        query: str,
+        depth: int,
+        scope: Scope,
+        version: int,
+        query_vector: np.ndarray | None,
+    ) -> tuple[list[tuple[int, float]], VectorSearchInfo | None]:
+        if scope.empty:
+            return [], None
+        if query_vector is None:
+            text = self.semantic_text(parsed, query)
+            if not text:
+                return [], None
+            try:
+                query_vector = self.embeddings(text)
+            except ValueError as exc:
+                raise SearchError(str(exc)) from exc
+        matrix = self.vectors.matrix(version)
+        allowed = None if scope.unlimited else self.store.chunk_ids_in(scope)
+        return semantic_ranked(
+            matrix,
+            query_vector,
+            depth,
+            allowed=allowed,
+            exact_below=self.settings.vector_exact_below,
+            rescore=self.settings.vector_rescore,
+        )
+
+    # --- reading hits ------------------------------------------------------------------------
+
+    def _page(
+        self, items: list[FusedItem], k: int, offset: int, collapse_books: bool
+    ) -> tuple[list[FusedItem], int]:
+        """Return the page's items (chunks that still exist; one per book if collapsing)."""
+        books = self.store.book_of([item.item for item in items])
+        present = [item for item in items if item.item in books]
+        if collapse_books:
+            seen: set[str] = set()
+            best = []
+            for item in present:
+                if books[item.item] not in seen:
+                    seen.add(books[item.item])
+                    best.append(item)
+            present = best
+        return present[offset : offset + k], len(present)
+
+    def _hit(
+        self,
+        rank: int,
+        item: FusedItem,
+        row: dict,
+        terms: HighlightTerms,
+        mode: SearchMode,
+        explain: bool,
+    ) -> SearchHit:
+        text = row["text"]
+        snippet = make_snippet(
+            text,
+            self.tokens.spans(text),
+            terms,
+            width=self.settings.snippet_width,
+            marks=self.settings.highlight,
+        )
+        hit = SearchHit(
+            rank=rank,
+            book_id=row["book_id"],
+            title=row["title"],
+            authors=row["authors"],
+            section_path=row["section_path"].split(" > ") if row["section_path"] else [],
+            section_id=row["section_id"],
+            page_start=row["page_start"],
+            page_end=row["page_end"],
+            page_label=row["page_label_start"],
+            chunk_id=row["chunk_id"],
+            snippet=snippet,
+            score=round(item.score, 6),
+        )
+        if explain:
+            lists = {name: None for name in ("lexical", "semantic")}
+            for name, entry in item.lists.items():
+                lists[name] = {"rank": entry.rank, "score": round(entry.score, 6)}
+            hit.explain = {
+                **lists,
+                "fused": round(item.score, 6) if mode == "hybrid" else None,
+            }
+        return hit

@@ -1,0 +1,141 @@
+"""The query log: one DuckDB row per search, for the library's search analytics.
+
+Connections are short (open, append, close) because DuckDB lets one process at a time open a
+file for writing: the CLI, the HTTP API and Dagster runs take turns. A search never fails
+because the log is busy: after `LOCK_RETRIES` attempts the entry is dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from hbi.search.models import SearchResult
+
+TABLE = "search_queries"
+COLUMNS = {
+    "logged_at": "TIMESTAMPTZ NOT NULL",
+    "query": "VARCHAR NOT NULL",
+    "mode": "VARCHAR NOT NULL",
+    "filters": "VARCHAR NOT NULL",  # JSON object of the filters that were set
+    "k": "INTEGER NOT NULL",
+    "offset": "INTEGER NOT NULL",
+    "latency_ms": "DOUBLE NOT NULL",
+    "hit_count": "INTEGER NOT NULL",
+    "top_book_id": "VARCHAR",
+    "top_chunk_id": "BIGINT",
+    "source": "VARCHAR NOT NULL",  # who asked: cli, api, dagster, python
+}
+SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    + ", ".join(f'"{name}" {kind}' for name, kind in COLUMNS.items())
+    + ")"
+)
+LOCK_RETRIES = 20
+LOCK_WAIT_S = 0.05
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueryLogEntry:
+    """One search as the log stores it."""
+
+    logged_at: datetime
+    query: str
+    mode: str
+    filters: dict
+    k: int
+    offset: int
+    latency_ms: float
+    hit_count: int
+    top_book_id: str | None
+    top_chunk_id: int | None
+    source: str
+
+    @classmethod
+    def from_result(cls, result: SearchResult, source: str = "python") -> QueryLogEntry:
+        """Return the entry describing a finished search."""
+        top = result.hits[0] if result.hits else None
+        return cls(
+            logged_at=datetime.now(UTC),
+            query=result.query,
+            mode=result.mode,
+            filters=result.filters.as_dict(),
+            k=result.k,
+            offset=result.offset,
+            latency_ms=result.took_ms,
+            hit_count=len(result.hits),
+            top_book_id=top.book_id if top else None,
+            top_chunk_id=top.chunk_id if top else None,
+            source=source,
+        )
+
+
+class QueryLog:
+    """Appends searches to the `search_queries` table of a DuckDB file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(LOCK_RETRIES):
+            try:
+                connection = duckdb.connect(str(self.path))
+                connection.execute(SCHEMA)
+                return connection
+            except duckdb.IOException:  # another process holds the file
+                if attempt == LOCK_RETRIES - 1:
+                    raise
+                time.sleep(LOCK_WAIT_S)
+        raise AssertionError("unreachable")
+
+    def append(self, entry: QueryLogEntry) -> bool:
+        """Append one entry; return False (and warn) if the file stayed locked."""
+        values = [
+            entry.logged_at,
+            entry.query,
+            entry.mode,
+            json.dumps(entry.filters, ensure_ascii=False),
+            entry.k,
+            entry.offset,
+            entry.latency_ms,
+            entry.hit_count,
+            entry.top_book_id,
+            entry.top_chunk_id,
+            entry.source,
+        ]
+        names = ", ".join(f'"{name}"' for name in COLUMNS)
+        try:
+            with self._connect() as connection:
+                connection.execute(
+                    f"INSERT INTO {TABLE} ({names}) VALUES ({', '.join('?' * len(values))})",
+                    values,
+                )
+        except duckdb.IOException as exc:
+            log.warning("query log %s is busy; search not logged: %s", self.path, exc)
+            return False
+        return True
+
+    def record(self, result: SearchResult, source: str = "python") -> bool:
+        """Append a finished search; return whether it was written."""
+        return self.append(QueryLogEntry.from_result(result, source))
+
+    def entries(self, limit: int = 1000) -> list[dict]:
+        """Return the latest entries, newest first (filters decoded)."""
+        with self._connect() as connection:
+            cursor = connection.execute(
+                f"SELECT * FROM {TABLE} ORDER BY logged_at DESC LIMIT ?", [limit]
+            )
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for row in rows:
+            row["filters"] = json.loads(row["filters"])
+        return rows

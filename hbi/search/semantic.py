@@ -1,0 +1,93 @@
+"""The semantic list: the query's embedding against every chunk vector, held in memory.
+
+The matrix is loaded from the index once per process and reloaded when the vectors change:
+`PRAGMA data_version` tells (for free) that another connection committed, and a fingerprint of
+the vector count and the per-book embedding records tells whether vectors changed. While a
+library is being written to, reloads happen at most every `refresh_s` seconds; hits whose
+chunk has gone in between are dropped when the page is read.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from hbi.search.store import IndexStore
+from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW, VectorMatrix, VectorSearchInfo
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+QUERY_CACHE_SIZE = 256
+
+
+class VectorCache:
+    """Keeps one VectorMatrix of the index current for this process."""
+
+    def __init__(self, store: IndexStore, refresh_s: float = 5.0):
+        self.store = store
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._matrix: VectorMatrix | None = None
+        self._version: int | None = None
+        self._fingerprint: str | None = None
+        self._loaded_at = 0.0
+        self.load_s = 0.0
+
+    def matrix(self, version: int | None = None) -> VectorMatrix:
+        """Return the current matrix, loading or reloading it when the vectors changed."""
+        with self._lock:
+            if self._matrix is not None and (version is None or version == self._version):
+                return self._matrix
+            if self._matrix is not None and time.monotonic() - self._loaded_at < self.refresh_s:
+                return self._matrix
+            fingerprint = self.store.vectors_fingerprint()
+            if self._matrix is None or fingerprint != self._fingerprint:
+                started = time.perf_counter()
+                self._matrix = VectorMatrix(*self.store.vectors())
+                self.load_s = time.perf_counter() - started
+                self._fingerprint = fingerprint
+                self._loaded_at = time.monotonic()
+            self._version = version
+            return self._matrix
+
+
+class QueryEmbeddings:
+    """Embeds query texts, remembering recent ones (paging through results re-asks them)."""
+
+    def __init__(self, embed: Embed | None, size: int = QUERY_CACHE_SIZE):
+        self.embed = embed
+        self.size = size
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, text: str) -> np.ndarray:
+        """Return the text's unit embedding (ValueError when no model was given)."""
+        with self._lock:
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                return self._cache[text]
+        if self.embed is None:
+            raise ValueError("semantic search needs an embedding model")
+        vector = np.asarray(self.embed([text]), dtype=np.float32)[0]
+        with self._lock:
+            self._cache[text] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+def semantic_ranked(
+    matrix: VectorMatrix,
+    query_vector: np.ndarray,
+    depth: int,
+    *,
+    allowed: np.ndarray | None = None,
+    exact_below: int = EXACT_BELOW,
+    rescore: int = DEFAULT_RESCORE,
+) -> tuple[list[tuple[int, float]], VectorSearchInfo]:
+    """Return the `depth` nearest (chunk_id, cosine similarity) among allowed chunk ids."""
+    rows = None if allowed is None else matrix.rows_of(allowed)
+    return matrix.search(query_vector, depth, rows=rows, exact_below=exact_below, rescore=rescore)

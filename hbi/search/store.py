@@ -1,0 +1,227 @@
+"""All SQL the search runs against the index: FTS5 lists, term statistics, vectors, hit rows.
+
+One `IndexStore` per index file and process. Each thread gets its own APSW connection (the
+lexical and semantic lists run in parallel), opened through `hbi.index_db.connect`. Nothing
+here writes to the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import apsw
+import numpy as np
+
+from hbi.index_db import EMBEDDING_DIM, connect
+from hbi.search.bm25 import ColumnWeights, CorpusStats
+
+HIT_COLUMNS = (
+    "c.chunk_id, c.book_id, c.ordinal, c.section_id, c.section_path, c.text, c.page_start, "
+    "c.page_end, c.page_label_start, c.page_label_end, b.title, b.authors, b.format"
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The chunks a search may return: None means no limit on that field."""
+
+    book_ids: tuple[str, ...] | None = None
+    section_ids: tuple[str, ...] | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.book_ids is None and self.section_ids is None
+
+    @property
+    def empty(self) -> bool:
+        return self.book_ids == () or self.section_ids == ()
+
+    def where(self) -> tuple[str, list]:
+        """Return SQL conditions on chunks `c` (joined) and their parameters."""
+        clauses, params = [], []
+        if self.book_ids is not None:
+            clauses.append("c.book_id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(self.book_ids))
+        if self.section_ids is not None:
+            clauses.append("c.section_id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(self.section_ids))
+        return " AND ".join(clauses), params
+
+
+def _fts_stats(api: apsw.FTS5ExtensionApi) -> str:
+    # An FTS5 auxiliary function: the table's row count and token total, which bm25() uses.
+    return f"{api.row_count} {api.column_total_size(-1)}"
+
+
+class IndexStore:
+    """Reads the index for search; one per index file, shared by threads."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._watch_lock = threading.Lock()
+        self._watch: apsw.Connection | None = None
+
+    def connection(self) -> apsw.Connection:
+        """Return this thread's connection (sqlite-vec loaded, FTS5 helpers registered)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = connect(self.path)
+            connection.register_fts5_function("hbi_fts_stats", _fts_stats)
+            connection.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.hbi_fts_vocab "
+                "USING fts5vocab(main, chunks_fts, row)"
+            )
+            self._local.connection = connection
+        return connection
+
+    def data_version(self) -> int:
+        """Return a number that changes whenever another connection commits to the index."""
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = connect(self.path)
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
+
+    # --- lexical -------------------------------------------------------------------------
+
+    def bm25_list(
+        self, expression: str, limit: int, weights: ColumnWeights, scope: Scope | None = None
+    ) -> list[tuple[int, float]]:
+        """Return the `limit` best (chunk_id, BM25 score) for an FTS5 expression, best first.
+
+        Scores are FTS5's bm25() negated (higher is better); ties go to the lower chunk id.
+        """
+        condition, params = (scope or Scope()).where()
+        join = "JOIN chunks c ON c.chunk_id = chunks_fts.rowid " if condition else ""
+        sql = (
+            "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, ?, ?) AS score FROM chunks_fts "
+            f"{join}WHERE chunks_fts MATCH ? {'AND ' + condition if condition else ''} "
+            "ORDER BY score DESC, chunks_fts.rowid LIMIT ?"
+        )
+        rows = self.connection().execute(sql, (*weights.as_tuple(), expression, *params, limit))
+        return [(int(chunk_id), float(score)) for chunk_id, score in rows]
+
+    def corpus_stats(self, expression: str) -> CorpusStats:
+        """Return the FTS5 table's row count and token total (expression must match a row)."""
+        row = (
+            self.connection()
+            .execute(
+                "SELECT hbi_fts_stats(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1",
+                (expression,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return CorpusStats(0, 0)
+        rows, tokens = (int(x) for x in row[0].split())
+        return CorpusStats(rows, tokens)
+
+    def doc_counts(self, tokens: Iterable[str]) -> dict[str, int]:
+        """Return how many rows hold each token (0 for tokens not in the index)."""
+        connection = self.connection()
+        counts = {}
+        for token in tokens:
+            row = connection.execute(
+                "SELECT doc FROM temp.hbi_fts_vocab WHERE term = ?", (token,)
+            ).fetchone()
+            counts[token] = int(row[0]) if row else 0
+        return counts
+
+    def passage_columns(self, chunk_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+        """Return the three FTS5 columns (text, section_path, book_title) of those chunks."""
+        rows = self.connection().execute(
+            "SELECT chunk_id, text, section_path, book_title FROM chunks "
+            "WHERE chunk_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(chunk_ids)),),
+        )
+        return {chunk_id: (text, path, title) for chunk_id, text, path, title in rows}
+
+    # --- filters and hits ----------------------------------------------------------------
+
+    def books(self) -> list[tuple[str, list[str], str]]:
+        """Return (book_id, authors, format) of every indexed book."""
+        rows = self.connection().execute("SELECT book_id, authors, format FROM books")
+        return [(book_id, json.loads(authors), fmt) for book_id, authors, fmt in rows]
+
+    def chunk_ids_in(self, scope: Scope) -> np.ndarray:
+        """Return the ids of every chunk inside the scope."""
+        condition, params = scope.where()
+        rows = self.connection().execute(
+            f"SELECT c.chunk_id FROM chunks c WHERE {condition or '1'}", params
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def book_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """Return the book id of each of those chunks that still exists."""
+        rows = self.connection().execute(
+            "SELECT chunk_id, book_id FROM chunks "
+            "WHERE chunk_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(chunk_ids)),),
+        )
+        return dict(rows)
+
+    def hit_rows(self, chunk_ids: Sequence[int]) -> dict[int, dict]:
+        """Return each chunk's row with its book's title, authors (decoded) and format."""
+        cursor = self.connection().cursor()
+        rows = cursor.execute(
+            f"SELECT {HIT_COLUMNS} FROM chunks c JOIN books b ON b.book_id = c.book_id "
+            "WHERE c.chunk_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(chunk_ids)),),
+        )
+        names = [name.split(".")[-1] for name in HIT_COLUMNS.split(", ")]
+        found = {}
+        for row in rows:
+            record = dict(zip(names, row, strict=True))
+            record["authors"] = json.loads(record["authors"])
+            found[record["chunk_id"]] = record
+        return found
+
+    def neighbours(self, book_id: str, ordinal: int) -> dict[str, dict | None]:
+        """Return the chunks before and after a chunk in reading order (None at the ends)."""
+        rows = self.connection().execute(
+            "SELECT chunk_id, ordinal, section_id, section_path, text, page_start, page_end, "
+            "page_label_start FROM chunks WHERE book_id = ? AND ordinal IN (?, ?)",
+            (book_id, ordinal - 1, ordinal + 1),
+        )
+        found: dict[str, dict | None] = {"previous": None, "next": None}
+        for chunk_id, at, section_id, path, text, page_start, page_end, label in rows:
+            found["previous" if at < ordinal else "next"] = {
+                "chunk_id": chunk_id,
+                "section_id": section_id,
+                "section_path": path.split(" > ") if path else [],
+                "page_start": page_start,
+                "page_end": page_end,
+                "page_label": label,
+                "text": text,
+            }
+        return found
+
+    # --- vectors -------------------------------------------------------------------------
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return every chunk vector: ids (int64) and an (n, 384) float32 matrix."""
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for chunk_id, blob in self.connection().execute(
+            "SELECT chunk_id, embedding FROM chunk_vectors"
+        ):
+            ids.append(chunk_id)
+            blobs.append(blob)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+        return np.asarray(ids, dtype=np.int64), matrix
+
+    def vectors_fingerprint(self) -> str:
+        """Return a digest that changes when vectors are added, dropped or re-embedded."""
+        connection = self.connection()
+        digest = hashlib.sha256()
+        count = connection.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0]
+        digest.update(f"{count}".encode())
+        for row in connection.execute(
+            "SELECT book_id, model_id, vectors, embedded_at FROM book_embeddings ORDER BY book_id"
+        ):
+            digest.update(repr(row).encode())
+        return digest.hexdigest()
