@@ -68,6 +68,10 @@ class HomeLayout:
     def catalog_db(self) -> Path:
         return self.root / "catalog" / "catalog.duckdb"
 
+    @property
+    def query_log(self) -> Path:
+        return self.root / "catalog" / "queries.duckdb"
+
 
 def layout() -> HomeLayout:
     """Return the layout of the current HBI_HOME."""

@@ -12,6 +12,7 @@ from hbi_assets.library import (
     library_catalog,
     refresh_catalog_job,
     remove_books_job,
+    search_analytics,
     weekly_maintenance,
 )
 from hbi_assets.resources import env_resources
@@ -22,7 +23,7 @@ from hbi_assets.sensors import automation_sensor, books_bucket_sensor, index_boo
 load_stack_env()
 
 defs = dg.Definitions(
-    assets=[*book_assets, library_catalog, library_backup, index_maintenance],
+    assets=[*book_assets, library_catalog, library_backup, index_maintenance, search_analytics],
     asset_checks=asset_checks,
     jobs=[
         ingest_book_job,

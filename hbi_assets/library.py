@@ -5,7 +5,9 @@ import time
 
 import dagster as dg
 
+from hbi import config
 from hbi.index_db import compact_vectors, index_sizes
+from hbi.search.query_log import summarise
 from hbi_assets.books import book_backup, book_embeddings, book_text, book_toc_graph
 from hbi_assets.partitions import books_partitions
 from hbi_assets.retries import retry_transient_errors
@@ -100,6 +102,37 @@ def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg
             "vec0_rebuilt": compacted,
             "neo4j_orphans_deleted": orphans,
             "duration_s": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+def _markdown_table(rows: list[tuple], header: str) -> str:
+    lines = [f"| {header} | searches |", "| --- | --- |"]
+    lines += [f"| {query} | {count} |" for query, count in rows]
+    return "\n".join(lines) if rows else "_(none)_"
+
+
+@dg.asset(
+    group_name="library",
+    kinds={"duckdb"},
+    automation_condition=dg.AutomationCondition.on_cron("0 * * * *"),
+    description="Hourly summary of the search log: top and zero-hit queries, latency.",
+)
+def search_analytics() -> dg.MaterializeResult:
+    summary = summarise(config.layout().query_log)
+    latency = summary["latency_ms"]
+    return dg.MaterializeResult(
+        metadata={
+            "searches": summary["searches"],
+            "by_mode": dg.MetadataValue.json(summary["by_mode"]),
+            "by_source": dg.MetadataValue.json(summary["by_source"]),
+            "latency_p50_ms": round(latency.get("p50") or 0.0, 2),
+            "latency_p95_ms": round(latency.get("p95") or 0.0, 2),
+            "latency_p99_ms": round(latency.get("p99") or 0.0, 2),
+            "top_queries": dg.MetadataValue.md(_markdown_table(summary["top_queries"], "query")),
+            "zero_hit_queries": dg.MetadataValue.md(
+                _markdown_table(summary["zero_hit_queries"], "query without hits")
+            ),
         }
     )
 

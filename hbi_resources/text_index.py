@@ -297,3 +297,26 @@ def _decode_book(row: dict) -> dict:
         row[key] = json.loads(row[key])
     row["toc_derived"] = bool(row["toc_derived"])
     return row
+
+
+def book_summaries() -> list[dict]:
+    """Return each indexed book as `hbi books --json` and `GET /books` show it."""
+    from hbi_resources.vector_index import VectorIndexResource
+
+    vectors = VectorIndexResource()
+    rows = []
+    for book in TextIndexResource().books():
+        embedded = vectors.vector_count(book["book_id"])
+        rows.append(
+            {
+                "book_id": book["book_id"],
+                "title": book["title"],
+                "authors": book["authors"],
+                "format": book["format"],
+                "pages": book["page_count"],
+                "chunks": book["chunk_count"],
+                "toc_entries": book["toc_entries"],
+                "status": "ready" if embedded == book["chunk_count"] else "text-only",
+            }
+        )
+    return rows

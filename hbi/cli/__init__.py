@@ -8,6 +8,7 @@ import click
 
 from hbi import __version__
 from hbi.cli.books import add, books, embed, ingest, materialize, search, toc
+from hbi.cli.serve import serve
 from hbi.cli.stack import stack, up
 from hbi.cli.sync import sync
 from hbi.eval.cli import eval_group
@@ -19,7 +20,20 @@ def cli() -> None:
     """HBI: a hybrid (BM25 + vector) index of your books, orchestrated by Dagster."""
 
 
-for command in (stack, up, add, materialize, ingest, sync, books, toc, search, embed, eval_group):
+for command in (
+    stack,
+    up,
+    add,
+    materialize,
+    ingest,
+    sync,
+    books,
+    toc,
+    search,
+    embed,
+    eval_group,
+    serve,
+):
     cli.add_command(command)
 
 

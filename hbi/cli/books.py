@@ -16,8 +16,7 @@ from hbi.dagster_home import ensure_dagster_home
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
+from hbi_resources.text_index import TextIndexResource, book_summaries
 
 DEFAULT_SAMPLE_DIR = Path("../shared/corpus")
 # Runs' events still reach the Dagster UI in full; the terminal only shows warnings and errors.
@@ -206,24 +205,7 @@ def ingest(folder: Path | None, as_json: bool) -> None:
 def books(as_json: bool) -> None:
     """List the indexed books with their counts and status."""
     prepare_environment()
-    index = TextIndexResource()
-    vectors = VectorIndexResource()
-    rows = []
-    for book in index.books():
-        embedded = vectors.vector_count(book["book_id"])
-        status = "ready" if embedded == book["chunk_count"] else "text-only"
-        rows.append(
-            {
-                "book_id": book["book_id"],
-                "title": book["title"],
-                "authors": book["authors"],
-                "format": book["format"],
-                "pages": book["page_count"],
-                "chunks": book["chunk_count"],
-                "toc_entries": book["toc_entries"],
-                "status": status,
-            }
-        )
+    rows = book_summaries()
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -289,9 +271,7 @@ def search(
     from hbi_resources.search import SearchResource
 
     prepare_environment()
-    resource = SearchResource.from_env(
-        query_log_path=str(layout().root / "catalog" / "queries.duckdb"), log_source="cli"
-    )
+    resource = SearchResource.from_env(query_log_path=str(layout().query_log), log_source="cli")
     try:
         result = resource.search(
             query,

@@ -139,3 +139,40 @@ class QueryLog:
         for row in rows:
             row["filters"] = json.loads(row["filters"])
         return rows
+
+
+def summarise(path: str | Path, top: int = 10) -> dict:
+    """Return what the log says: counts by mode and source, top and zero-hit queries, latency."""
+    if not Path(path).exists():
+        return {
+            "searches": 0,
+            "by_mode": {},
+            "by_source": {},
+            "top_queries": [],
+            "zero_hit_queries": [],
+            "latency_ms": {},
+        }
+    with duckdb.connect(str(path), read_only=True) as connection:
+
+        def pairs(sql: str) -> list[tuple]:
+            return connection.execute(sql, [top]).fetchall()
+
+        total = connection.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+        p50, p95, p99 = connection.execute(
+            f"SELECT quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95), "
+            f"quantile_cont(latency_ms, 0.99) FROM {TABLE}"
+        ).fetchone()
+        return {
+            "searches": total,
+            "by_mode": dict(pairs(f"SELECT mode, count(*) FROM {TABLE} GROUP BY 1 LIMIT ?")),
+            "by_source": dict(pairs(f"SELECT source, count(*) FROM {TABLE} GROUP BY 1 LIMIT ?")),
+            "top_queries": pairs(
+                f"SELECT lower(query) AS q, count(*) AS n FROM {TABLE} "
+                "GROUP BY 1 ORDER BY n DESC, q LIMIT ?"
+            ),
+            "zero_hit_queries": pairs(
+                f"SELECT lower(query) AS q, count(*) AS n FROM {TABLE} WHERE hit_count = 0 "
+                "GROUP BY 1 ORDER BY n DESC, q LIMIT ?"
+            ),
+            "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
+        }
