@@ -12,20 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 
 from hbi.embedding import MiniLMEmbedder
-from hbi.embedding.minilm import available_cores
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+from common import machine  # noqa: E402
+
 REPO_ROOT = BENCH_DIR.parent
 RESULT_PATH = BENCH_DIR / "results" / "embedder.json"
 # From our notes: sentence-transformers 6 on PyTorch CPU, 2 cores, 256-token chunks.
@@ -52,25 +53,6 @@ def cut_chunks(embedder: MiniLMEmbedder, text: str, model_tokens: int, count: in
     if len(chunks) < count:
         raise SystemExit(f"corpus gives only {len(chunks)} chunks of {model_tokens} tokens")
     return chunks[:count]
-
-
-def machine() -> dict[str, object]:
-    """Give the CPU model, usable cores, load and software versions of this run."""
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": available_cores(),
-        "load_average_1m_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "onnxruntime": onnxruntime.__version__,
-        "numpy": np.__version__,
-    }
 
 
 def measure(

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -41,9 +40,12 @@ import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
+sys.path.insert(0, str(BENCH_DIR))
+
+from common import machine  # noqa: E402
 
 from hbi.fts_query import parse_query  # noqa: E402
-from hbi.index_db import EMBEDDING_DIM, connect, versions, write_transaction  # noqa: E402
+from hbi.index_db import EMBEDDING_DIM, connect, write_transaction  # noqa: E402
 from hbi.search import LibrarySearch, SearchSettings  # noqa: E402
 from hbi.search.fusion import reciprocal_rank_fusion  # noqa: E402
 
@@ -346,32 +348,6 @@ def query_embedding_latency(count: int = 50) -> dict | None:
     model.embed(texts[:3])
     stats, _ = timed(lambda text: model.embed([text]), texts)
     return stats
-
-
-def machine() -> dict:
-    """Return the CPU model, usable cores, memory, load and library versions of this run."""
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory_gb = None
-    meminfo = Path("/proc/meminfo")
-    if meminfo.is_file():
-        first = meminfo.read_text().splitlines()[0].split()
-        memory_gb = round(int(first[1]) / 2**20, 1)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": cpu,
-        "cores": cores,
-        "memory_gb": memory_gb,
-        "load_average_1m_before": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        **versions(connect(":memory:")),
-    }
 
 
 def print_table(results: list[dict]) -> None:

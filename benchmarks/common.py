@@ -12,17 +12,27 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 def machine() -> dict:
-    """Return the CPU model, core count, Python version and load, to file with each figure."""
+    """Return the CPU, cores, memory, load and library versions, to file with each figure."""
+    import numpy
+    import onnxruntime
+
+    from hbi.index_db import connect, versions
+
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
+    total_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return {
         "cpu": cpu,
-        "cores": os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gb": round(total_kb / 2**20, 1),
+        "load_average_1m_before": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
-        "load_1m": os.getloadavg()[0],
+        "numpy": numpy.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        **versions(connect(":memory:")),
     }
 
 
