@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from deploy_files import DEPLOY_DIR, env_example, pyproject, run_compose, write_env_file
 
-from hbi.cli import cli
 from hbi.stack.process import free_port
 from hbi_assets.partitions import books_partitions
 
@@ -82,11 +81,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 def _services_to_start() -> list[str]:
     services = ["postgres", "minio", "neo4j", "hbi-init", "hbi-code"]
-    services += ["dagster-webserver", "dagster-daemon"]
-    # The HTTP API's `hbi serve` lands with its own issue; until then the stack runs without it.
-    if "serve" in cli.commands:
-        services.append("hbi-api")
-    return services
+    return [*services, "dagster-webserver", "dagster-daemon", "hbi-api"]
 
 
 def _health(env_file: Path, service: str) -> str:
