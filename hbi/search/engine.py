@@ -38,6 +38,10 @@ MAX_COLLAPSE_DEPTH = 5_000
 SubtreeResolver = Callable[[str], list[str]]
 
 
+# A plain query at least this long that a passage holds verbatim is treated as a quotation.
+EXACT_PHRASE_WORDS = 8
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """How searches rank and how hard they work; every field has a working default."""
@@ -224,6 +228,7 @@ class LibrarySearch:
             lexical, lexical_plan, seconds = lexical_future.result()
             timings["lexical_ms"] = round(seconds * 1000, 2)
 
+        exact: set[int] = set()
         if mode == "hybrid":
             items = reciprocal_rank_fusion(
                 {"lexical": lexical, "semantic": semantic},
@@ -233,6 +238,11 @@ class LibrarySearch:
                     "semantic": self.settings.semantic_weight,
                 },
             )
+            exact = self._exact_passages(parsed, lexical)
+            if exact:
+                items = [i for i in items if i.item in exact] + [
+                    i for i in items if i.item not in exact
+                ]
         elif mode == "lexical":
             items = single_list(lexical, "lexical")
         else:
@@ -244,6 +254,7 @@ class LibrarySearch:
             plan["semantic"] = semantic_info.as_dict()
         if mode == "hybrid":
             plan["fusion"] = {
+                "exact_passages": len(exact),
                 "method": "rrf",
                 "k": self.settings.rrf_k,
                 "weights": {
@@ -252,6 +263,18 @@ class LibrarySearch:
                 },
             }
         return Ranking(items, plan, lexical_plan, version)
+
+    def _exact_passages(self, parsed: ParsedQuery, lexical: list[tuple[int, float]]) -> set[int]:
+        """Return the lexical candidates that hold a long plain query word for word.
+
+        A query of EXACT_PHRASE_WORDS or more plain words that a passage contains verbatim is
+        a quotation looking for its source; rank fusion, which sees ranks only, could put a
+        passage close in meaning above it, so such passages go first.
+        """
+        words = parsed.plain_words()
+        if not words or len(words) < EXACT_PHRASE_WORDS:
+            return set()
+        return self.store.phrase_matches(words, [item for item, _ in lexical])
 
     def scope(self, filters: SearchFilters) -> Scope:
         """Resolve filters to the book ids and section ids a search may return."""

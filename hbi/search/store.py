@@ -105,6 +105,18 @@ class IndexStore:
         rows = self.connection().execute(sql, (*weights.as_tuple(), expression, *params, limit))
         return [(int(chunk_id), float(score)) for chunk_id, score in rows]
 
+    def phrase_matches(self, words: Sequence[str], chunk_ids: Sequence[int]) -> set[int]:
+        """Return which of chunk_ids hold the words as one phrase, in order (FTS5 tokens)."""
+        if not words or not chunk_ids:
+            return set()
+        phrase = '"' + " ".join(w.replace('"', '""') for w in words) + '"'
+        marks = ", ".join("?" * len(chunk_ids))
+        rows = self.connection().execute(
+            f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+            (phrase, *chunk_ids),
+        )
+        return {int(row[0]) for row in rows}
+
     def corpus_stats(self, expression: str) -> CorpusStats:
         """Return the FTS5 table's row count and token total (expression must match a row)."""
         row = (
