@@ -3,9 +3,11 @@
 A key that is already a clean name — lower-case ASCII letters, digits, `_`, `-` and single dots,
 no folders, at most 100 characters — is its own book id: `h-g-wells_the-time-machine.pdf`.
 Any other key is slugged (folders, spaces, capitals, accents and other characters become `-`,
-cut to 80 characters) and gets `-` plus the first 10 hex digits of the SHA-256 of the whole key,
-so two different keys never share an id: `My Books/Émile.PDF` → `my-books-emile.pdf-3b1f0c2a9d`.
-The rule depends on the key alone, so the same key always gives the same id.
+cut to 80 characters) and gets `-` plus the first 10 hex digits of the SHA-256 of the whole key:
+`My Books/Émile.PDF` → `my-books-emile.pdf-3b1f0c2a9d`. The rule depends on the key alone, so
+the same key always gives the same id. Two keys share an id only when they slug alike and their
+40-bit hashes agree, which gets likely only among a million keys that slug alike; the books
+sensor then indexes one of them and reports the other (hbi/listing.py) rather than overwrite.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ class BookError(Exception):
         self.reason = reason
         super().__init__(f"{book}: {self.kind}: {reason}")
 
+    def __reduce__(self) -> tuple[type[BookError], tuple[str, str]]:
+        # Rebuilt from (book, reason), so the error crosses a process boundary intact.
+        return type(self), (self.book, self.reason)
+
 
 class UnsupportedFormatError(BookError):
     kind = "unsupported format"

@@ -9,7 +9,7 @@ import urllib3
 from minio.error import MinioException
 
 from hbi.book_id import BOOK_SUFFIXES, IGNORED_NAMES, book_id_for_key, is_book_key
-from hbi.listing import SeenObject, diff_listing
+from hbi.listing import IdCollision, SeenObject, diff_listing
 from hbi_assets.books import OBJECT_KEY_TAG, book_text
 from hbi_assets.library import remove_books_job
 from hbi_assets.partitions import books_partitions
@@ -55,6 +55,8 @@ def evaluate_books_bucket(
     if diff.ignored:
         shown = ", ".join(diff.ignored[:20]) + (" …" if len(diff.ignored) > 20 else "")
         log.info(f"ignored {len(diff.ignored)} objects that are not books: {shown}")
+    for collision in diff.collisions:
+        log.info(f"book id collision: {collision}")
     changed = diff.added + diff.changed
     generations = listing_state.generations([key for key, _ in changed])
     upserts = [
@@ -70,15 +72,15 @@ def evaluate_books_bucket(
         )
         for obj in upserts
     ]
-    if diff.deleted:
+    if diff.removals:
         run_requests.append(
             dg.RunRequest(
                 job_name=remove_books_job.name,
                 run_key="delete:"
-                + ",".join(f"{o.object_key}@{o.etag}#{o.generation}" for o in diff.deleted),
+                + ",".join(f"{o.object_key}@{o.etag}#{o.generation}" for o in diff.removals),
                 run_config={
                     "ops": {
-                        "remove_books": {"config": {"book_ids": [o.book_id for o in diff.deleted]}}
+                        "remove_books": {"config": {"book_ids": [o.book_id for o in diff.removals]}}
                     }
                 },
             )
@@ -93,6 +95,7 @@ def evaluate_books_bucket(
             "added": len(diff.added),
             "changed": len(diff.changed),
             "deleted": len(diff.deleted),
+            "collisions": len(diff.collisions),
             "listed_s": round(listed_s, 3),
             "tick_s": round(time.perf_counter() - started, 3),
         }
@@ -104,8 +107,15 @@ def evaluate_books_bucket(
         if new_ids
         else [],
         cursor=cursor,
-        skip_reason=None if run_requests else f"no change in {len(listing)} objects",
+        skip_reason=None if run_requests else _skip_reason(len(listing), diff.collisions),
     )
+
+
+def _skip_reason(objects: int, collisions: list[IdCollision]) -> str:
+    """Why a tick requests nothing: no change, or only objects that collide on a book id."""
+    if not collisions:
+        return f"no change in {objects} objects"
+    return f"no change in {objects} objects; not indexed: " + "; ".join(map(str, collisions))
 
 
 @dg.sensor(

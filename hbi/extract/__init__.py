@@ -7,15 +7,19 @@ and the problem when the book cannot be read.
 
 from __future__ import annotations
 
+import re
+
 from hbi.book import ExtractedBook
 from hbi.errors import BookTooLargeError, EmptyBookError
 from hbi.extract.detect import BookFormat, detect_format
 from hbi.extract.epub import extract_epub
 from hbi.extract.limits import DEFAULT_LIMITS, ExtractLimits
-from hbi.extract.pdf import extract_pdf
+from hbi.extract.pdf_child import extract_pdf_in_child
 from hbi.extract.text import extract_text_book
 
 __all__ = ["DEFAULT_LIMITS", "BookFormat", "ExtractLimits", "detect_format", "extract_book"]
+
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
 
 def extract_book(data: bytes, name: str, limits: ExtractLimits = DEFAULT_LIMITS) -> ExtractedBook:
@@ -30,9 +34,17 @@ def extract_book(data: bytes, name: str, limits: ExtractLimits = DEFAULT_LIMITS)
         raise BookTooLargeError(
             name, f"file is {len(data):,} bytes; the limit is {limits.max_file_bytes:,}"
         )
+    book = _extract_by_format(data, name, limits)
+    # Punctuation or symbols alone ("!", "* * *") give no term to search for.
+    if not _LETTER_OR_DIGIT.search(book.text):
+        raise EmptyBookError(name, "the text has no letters or digits, only punctuation or symbols")
+    return book
+
+
+def _extract_by_format(data: bytes, name: str, limits: ExtractLimits) -> ExtractedBook:
     book_format = detect_format(data, name)
     if book_format is BookFormat.PDF:
-        return extract_pdf(data, name, limits)
+        return extract_pdf_in_child(data, name, limits)
     if book_format is BookFormat.EPUB:
         return extract_epub(data, name, limits)
     return extract_text_book(data, name, limits)

@@ -23,8 +23,11 @@ _PAGE = r"(?:\d{1,5}|[ivxlcdm]{1,7})(?:\s*[-–—]\s*(?:\d{1,5}|[ivxlcdm]{1,7})
 _PAGE_RE = re.compile(rf"^{_PAGE}$")
 _TRAILING_PAGE_RE = re.compile(rf"^(?P<head>.*?\S)\s+(?P<page>{_PAGE})$")
 _RANGE_DASH = re.compile(r"\s*[-–—]\s*")
-_CROSS_REF = re.compile(r"[.;,]?\s*\(?\bsee(?:\s+also)?\b.*$", re.IGNORECASE)
-_LEADERS = re.compile(r"(?:\s*\.){2,}\s*|…+")
+# Neither starts inside a run of whitespace (`_NOT_MID_SPACE`): tried at every space of a long
+# run, each would rescan the rest of it, in time quadratic in the run's length.
+_NOT_MID_SPACE = r"(?:(?<!\s)|(?!\s))"
+_CROSS_REF = re.compile(rf"{_NOT_MID_SPACE}[.;,]?\s*+\(?\bsee(?:\s+also)?\b.*$", re.IGNORECASE)
+_LEADERS = re.compile(rf"{_NOT_MID_SPACE}(?:\s*+\.){{2,}}\s*|…+")
 # Letter-group headings ("A", "B —") between blocks of entries.
 _GROUP_HEADING = re.compile(r"^[A-Z]\W*$")
 

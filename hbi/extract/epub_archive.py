@@ -1,9 +1,11 @@
 """Reading an EPUB's ZIP container defensively: bounded sizes, no path escapes, no symlinks.
 
 Every limit is checked against the ZIP directory before anything is inflated (entry count,
-total and per-entry size, compression ratio), and reads are bounded again in case the
-directory lies. Entries whose names contain `..`, are absolute, or carry symlink mode bits are
-never read; asking for one raises CorruptBookError, their mere presence is only a warning.
+total and per-entry size, compression ratio of each entry and of the whole archive), and reads
+are bounded again in case the directory lies; the documents that are parsed have a tighter
+size limit of their own, one by one and together. Entries whose names contain `..`, are
+absolute, or carry symlink mode bits are never read; asking for one raises CorruptBookError,
+their mere presence is only a warning.
 """
 
 from __future__ import annotations
@@ -67,12 +69,6 @@ class EpubArchive:
             raise BookTooLargeError(
                 book, f"EPUB has {len(infos):,} entries; the limit is {limits.max_zip_entries:,}"
             )
-        total = sum(info.file_size for info in infos)
-        if total > limits.max_zip_total_bytes:
-            raise BookTooLargeError(
-                book,
-                f"EPUB inflates to {total:,} bytes; the limit is {limits.max_zip_total_bytes:,}",
-            )
         self._entries: dict[str, zipfile.ZipInfo] = {}
         self._unsafe: set[str] = set()
         for info in infos:
@@ -83,6 +79,7 @@ class EpubArchive:
                 self.warnings.append(f"ignored unsafe archive entry {info.filename!r}")
             elif not info.is_dir():
                 self._entries.setdefault(posixpath.normpath(name), info)
+        self._check_total(infos)
         self._folded = {name.casefold(): name for name in self._entries}
 
     def names(self) -> list[str]:
@@ -96,7 +93,13 @@ class EpubArchive:
         info = self._lookup(path)
         if info is None:
             raise MissingEntryError(path)
-        limit = min(info.file_size, self._limits.max_zip_entry_bytes)
+        if info.file_size > self._limits.max_document_bytes:
+            raise BookTooLargeError(
+                self.book,
+                f"archive entry {path!r} inflates to {info.file_size:,} bytes; the limit for "
+                f"a document to parse is {self._limits.max_document_bytes:,}",
+            )
+        limit = min(info.file_size, self._limits.max_document_bytes)
         try:
             with self._zip.open(info) as member:
                 content = member.read(limit + 1)
@@ -107,8 +110,11 @@ class EpubArchive:
         if len(content) > limit:
             raise BookTooLargeError(self.book, f"archive entry {path!r} inflates past its size")
         self._read_total += len(content)
-        if self._read_total > self._limits.max_zip_total_bytes:
-            raise BookTooLargeError(self.book, "EPUB inflates past the total size limit")
+        if self._read_total > self._limits.max_documents_total_bytes:
+            raise BookTooLargeError(
+                self.book,
+                f"EPUB documents to parse exceed {self._limits.max_documents_total_bytes:,} bytes",
+            )
         return content
 
     def _lookup(self, path: str) -> zipfile.ZipInfo | None:
@@ -117,6 +123,23 @@ class EpubArchive:
         if info is None and (folded := self._folded.get(path.casefold())):
             info = self._entries[folded]
         return info
+
+    def _check_total(self, infos: list[zipfile.ZipInfo]) -> None:
+        """Refuse an archive whose entries inflate past the total limit or ratio, before reading."""
+        limits = self._limits
+        total = sum(info.file_size for info in infos)
+        if total > limits.max_zip_total_bytes:
+            raise BookTooLargeError(
+                self.book,
+                f"EPUB inflates to {total:,} bytes; the limit is {limits.max_zip_total_bytes:,}",
+            )
+        ratio = total / max(sum(info.compress_size for info in infos), 1)
+        if total >= limits.zip_ratio_min_bytes and ratio > limits.max_zip_ratio:
+            raise BookTooLargeError(
+                self.book,
+                f"EPUB has compression ratio {ratio:,.0f}:1 over all its entries "
+                f"(limit {limits.max_zip_ratio:,.0f}:1), a zip bomb",
+            )
 
     def _check_bomb(self, info: zipfile.ZipInfo) -> None:
         limits = self._limits

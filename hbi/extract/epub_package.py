@@ -17,7 +17,8 @@ from hbi.extract.safe_xml import local_name, parse_untrusted_xml
 CONTAINER_PATH = "META-INF/container.xml"
 XHTML_TYPES = frozenset({"application/xhtml+xml", "text/html", "application/xml", "text/xml"})
 NCX_TYPE = "application/x-dtbncx+xml"
-_TAG = re.compile(r"<[^>]+>")
+# No "<" inside a tag: each "<" then starts one short scan, so a stray-"<" flood stays linear.
+_TAG = re.compile(r"<[^<>]+>")
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,23 @@ class ExtractLimits:
     max_zip_total_bytes: int = 1024 * MIB
     # Uncompressed size of any single ZIP entry.
     max_zip_entry_bytes: int = 256 * MIB
-    # Uncompressed/compressed ratio of one entry; real XHTML deflates about 3-10x, a bomb 1000x.
+    # Uncompressed/compressed ratio of one entry, and of the whole archive (which catches a bomb
+    # spread over many small entries); real XHTML deflates about 3-10x, a bomb 1000x.
     max_zip_ratio: float = 100.0
-    # Entries smaller than this are exempt from the ratio check (tiny files compress oddly well).
+    # Entries (and archives) smaller than this are exempt from the ratio check (tiny files
+    # compress oddly well).
     zip_ratio_min_bytes: int = 1 * MIB
+    # Inflated size of one document that is parsed (OPF, nav, NCX, a spine XHTML file): a parsed
+    # tree takes about 12 times its source in memory, so this keeps one parse under ~400 MiB.
+    max_document_bytes: int = 32 * MIB
+    # Inflated size of all parsed documents together, which bounds the time spent parsing and
+    # rendering markup (~0.35 s per MiB of the densest markup); real books stay far below it.
+    max_documents_total_bytes: int = 128 * MIB
+    # A PDF is read in a child process (pdfium inflates content streams whole, so a small file
+    # can ask for gigabytes): the address space it may use beyond the file's own size, and the
+    # seconds it may take. A 5,000-page book of prose took 230 MiB and 21 s.
+    max_pdf_memory_bytes: int = 1024 * MIB
+    max_pdf_seconds: float = 600.0
     # Entries kept from a ToC (EPUB nav/NCX or PDF outline) and its nesting depth.
     max_toc_entries: int = 20_000
     max_toc_depth: int = 16

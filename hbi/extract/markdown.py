@@ -16,7 +16,7 @@ from hbi.extract.text_blocks import HeaderFields, TextBlock
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd", ".mkdn"})
 
-_ATX = re.compile(r"^ {0,3}(?P<hashes>#{1,6})(?:[ \t]+(?P<title>.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX = re.compile(r"^ {0,3}(?P<hashes>#{1,6})(?=[ \t]|$)(?P<rest>.*)$")
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})")
 _THEMATIC_BREAK = re.compile(r"^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _BLOCK_START = re.compile(r"^ {0,3}(?:[-+*][ \t]+|\d{1,9}[.)][ \t]+|>)")
@@ -24,13 +24,20 @@ _BLOCKQUOTE = re.compile(r"^ {0,3}>[ \t]?")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S")
 _FIELD = re.compile(r"^(?P<key>[A-Za-z][A-Za-z ]{0,24}):\s+(?P<value>\S.*)$")
 
+# Inline markup. No part of a pattern may run over the delimiter that opens it (a bracket,
+# parenthesis, `<`, backtick or the emphasis mark): every attempt then stops at the next
+# delimiter, and a paragraph of hostile markup ("[[[[…", "`` ` ``` …") costs linear time
+# instead of rescanning the rest of the paragraph from each delimiter.
 _MARKUP_CHARS = re.compile(r"[*_`\[<\\]")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\[[^\]]*\])")
-_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
+_LINK = re.compile(r"\[([^\[\]]+)\](?:\([^()]*\)|\[[^\[\]]*\])")
+_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_CODE_SPAN = re.compile(r"(?<!`)(`++)([^`]+)\1(?!`)")
+_EMPHASIS = tuple(
+    re.compile(rf"(?<![\w*])({mark}{{1,3}})(?=[^\s{mark}])([^{mark}]+?)(?<=\S)\1(?![\w*])")
+    for mark in (r"\*", "_")
+)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>~|])")
 
 
@@ -63,7 +70,8 @@ def strip_inline_markup(text: str) -> str:
     text = _HTML_TAG.sub("", text)
     text = _CODE_SPAN.sub(r"\2", text)
     for _ in range(3):  # nested emphasis: ***a*** or **_a_**
-        text = _EMPHASIS.sub(r"\2", text)
+        for emphasis in _EMPHASIS:
+            text = emphasis.sub(r"\2", text)
     return _ESCAPE.sub(r"\1", text)
 
 
@@ -95,7 +103,7 @@ def markdown_blocks(lines: list[str], fields: HeaderFields) -> list[TextBlock]:
         heading = _ATX.match(line)
         if heading:
             flush(i)
-            title = strip_inline_markup(heading["title"] or "")
+            title = strip_inline_markup(_atx_title(heading["rest"]))
             if field := _FIELD.match(title.strip()):
                 fields.add(field["key"], field["value"])
             blocks.append(TextBlock(i, i + 1, title, len(heading["hashes"])))
@@ -109,6 +117,15 @@ def markdown_blocks(lines: list[str], fields: HeaderFields) -> list[TextBlock]:
     # An unclosed fence runs to the end of the document, as in CommonMark.
     flush(len(lines))
     return [_code_text(block, lines) for block in blocks]
+
+
+def _atx_title(rest: str) -> str:
+    """The title after a heading's `#`s, without its optional closing `#`s (after a space)."""
+    title = rest.strip(" \t")
+    unclosed = title.rstrip("#")
+    if unclosed != title and (not unclosed or unclosed[-1] in " \t"):
+        return unclosed.rstrip(" \t")
+    return title
 
 
 def _code_text(block: TextBlock, lines: list[str]) -> TextBlock:

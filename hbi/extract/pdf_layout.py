@@ -22,8 +22,9 @@ import pypdfium2.raw as pdfium_c
 _LINE = re.compile("[^\r\n]+")
 _LIST_MARKER = re.compile(r"^(?:[•◦▪▫●○■□‣⁃∙·*–—-]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s)")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
-# A contents-page line: dot leaders and a page number; each is a paragraph of its own.
-_CONTENTS_LINE = re.compile(r"(?:\.\s?){4,}\s*\S{1,8}$")
+# A contents-page line: dot leaders and a page number; each is a paragraph of its own. Tried
+# only where a run of leaders starts, so a line of dots costs linear, not quadratic, time.
+_CONTENTS_LINE = re.compile(r"(?<!\.)(?<!\.\s)(?:\.\s?){4,}\s*\S{1,8}$")
 _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _FONT_NAME_BYTES = 128
 

@@ -19,8 +19,10 @@ from hbi.errors import CorruptBookError
 
 _XML_PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _NAMED_REFERENCE = re.compile(rb"&([A-Za-z][A-Za-z0-9]{0,31});")
-# The DOCTYPE with its internal subset; quoted strings inside may hold "]>".
-_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(?:[^\]\"']|\"[^\"]*\"|'[^']*')*\]\s*>")
+# The DOCTYPE with its internal subset; quoted strings inside may hold "]>". Possessive
+# quantifiers, tried at the first DOCTYPE only, keep the scan linear: a backtracking pattern
+# tried at every "<!DOCTYPE" of a hostile document takes time quadratic in its size.
+_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*+\[(?:[^\]\"']++|\"[^\"]*+\"|'[^']*+')*+\]\s*+>")
 _HTML_CODEPOINTS = {
     name[:-1].encode("ascii"): text
     for name, text in html.entities.html5.items()
@@ -51,7 +53,7 @@ def parse_untrusted_xml(
     HTML parser (which loads no DTD and resolves no external entity either).
     """
     if b"<!ENTITY" in raw:
-        raw = _INTERNAL_SUBSET.sub(b"", raw, count=1)
+        raw = _without_internal_subset(raw)
         warnings.append(f"{member}: entity declarations ignored (possible XXE or entity bomb)")
     raw = _NAMED_REFERENCE.sub(_named_to_numeric, raw)
     try:
@@ -69,6 +71,13 @@ def parse_untrusted_xml(
         raise CorruptBookError(book, f"{member} is not well-formed XML ({reason})")
     warnings.append(f"{member}: malformed XML recovered ({reason})")
     return root
+
+
+def _without_internal_subset(raw: bytes) -> bytes:
+    """The document with the internal subset of its DOCTYPE (the first one) cut out."""
+    start = raw.find(b"<!DOCTYPE")
+    match = _INTERNAL_SUBSET.match(raw, start) if start >= 0 else None
+    return raw[: match.start()] + raw[match.end() :] if match else raw
 
 
 def local_name(element: etree._Element) -> str:

@@ -3,6 +3,7 @@
 The PDF writer emits just enough of the format for pdfium: a catalog, a page tree, Helvetica
 (regular and bold, never embedded), one content stream per page, an optional outline, page
 labels, and optional RC4 encryption per the PDF standard security handler (revision 2).
+Scanned pages (images without text) are drawn with pdfium itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import io
 import struct
 import zipfile
 from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 # Algorithm 3.2's padding string (PDF 1.7, 7.6.3.3).
 _PASSWORD_PAD = bytes.fromhex("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A")
@@ -204,6 +208,23 @@ def _outline_objects(
     return root, counter[0]
 
 
+def scanned_pdf(pages: int = 2) -> bytes:
+    """A PDF whose pages each hold one grey image and no text, like an unOCRed scan."""
+    pdf = pdfium.PdfDocument.new()
+    for _ in range(pages):
+        page = pdf.new_page(612, 792)
+        bitmap = pdfium.PdfBitmap.new_native(200, 100, pdfium_c.FPDFBitmap_Gray)
+        bitmap.fill_rect((128, 128, 128, 255), 0, 0, 200, 100)
+        image = pdfium.PdfImage.new(pdf)
+        image.set_bitmap(bitmap)
+        image.set_matrix(pdfium.PdfMatrix().scale(400, 200).translate(72, 400))
+        page.insert_obj(image)
+        page.gen_content()
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
 def _serialise(objects: dict[int, bytes], size: int, trailer: bytes) -> bytes:
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
@@ -264,6 +285,21 @@ CHAPTER = """<?xml version="1.0" encoding="UTF-8"?>{doctype}
 <p>{body}</p>
 <p id="part-b">Part B begins here.</p>
 </section></body></html>"""
+
+
+XXE_DOCTYPE = '\n<!DOCTYPE html [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>'
+# "Billion laughs": lol9 would expand to 10^9 copies of "lol".
+LAUGHS_DOCTYPE = (
+    "\n<!DOCTYPE html [\n"
+    + "\n".join(
+        ['<!ENTITY lol "lol">']
+        + [
+            f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10 if n > 1 else "&lol;" * 10}">'
+            for n in range(1, 10)
+        ]
+    )
+    + "\n]>"
+)
 
 
 def epub_entries(

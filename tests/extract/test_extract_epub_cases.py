@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zipfile
 
 import pytest
 
 from hbi.errors import BookTooLargeError, CorruptBookError, EncryptedBookError
 from hbi.extract import ExtractLimits, extract_book
-from tests.extract.extract_samples import build_zip, epub_entries
-
-XXE_DOCTYPE = '\n<!DOCTYPE html [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>'
-LAUGHS_DOCTYPE = (
-    "\n<!DOCTYPE html [\n"
-    + "\n".join(
-        ['<!ENTITY lol "lol">']
-        + [
-            f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10 if n > 1 else "&lol;" * 10}">'
-            for n in range(1, 10)
-        ]
-    )
-    + "\n]>"
-)
+from tests.extract.extract_samples import LAUGHS_DOCTYPE, XXE_DOCTYPE, build_zip, epub_entries
 
 
 def test_small_epub_gives_text_toc_and_metadata():
@@ -57,6 +45,34 @@ def test_entry_bigger_than_the_entry_limit_is_refused():
     limits = ExtractLimits(max_zip_entry_bytes=1024 * 1024)
     with pytest.raises(BookTooLargeError, match=r"big\.epub: .*big\.bin.*inflates to"):
         extract_book(build_zip(entries), "big.epub", limits)
+
+
+def test_bomb_spread_over_many_small_entries_is_refused_by_the_archive_ratio():
+    entries = epub_entries()
+    # Each entry is under the 1 MiB below which single entries are not ratio-checked.
+    entries.update({f"OEBPS/fill/{n}.xhtml": b"<p>a</p>" * 100_000 for n in range(20)})
+    with pytest.raises(
+        BookTooLargeError, match=r"spread\.epub: .*ratio \d+:1 over all its entries.*zip bomb"
+    ):
+        extract_book(build_zip(entries), "spread.epub")
+
+
+def test_spine_document_over_the_document_limit_is_refused_before_parsing():
+    entries = epub_entries(chapter_body="Plain words. " * 20_000)
+    limits = ExtractLimits(max_document_bytes=100_000)
+    with pytest.raises(
+        BookTooLargeError, match=r"long\.epub: .*chapter1\.xhtml' inflates to [\d,]+ bytes"
+    ):
+        extract_book(build_zip(entries), "long.epub", limits)
+
+
+def test_documents_over_the_total_parse_limit_are_refused():
+    entries = epub_entries(chapter_body="Plain words. " * 20_000)
+    limits = ExtractLimits(max_documents_total_bytes=200_000)
+    with pytest.raises(
+        BookTooLargeError, match=r"parse\.epub: .*documents to parse exceed 200,000"
+    ):
+        extract_book(build_zip(entries), "parse.epub", limits)
 
 
 def test_entry_whose_directory_understates_its_size_is_caught_on_read():
@@ -137,6 +153,17 @@ def test_billion_laughs_does_not_expand(where):
     assert "lollol" not in book.text and "lollol" not in str(book.metadata)
     assert len(book.text) < 1000
     assert any("entity declarations ignored" in w for w in book.warnings)
+
+
+def test_flood_of_doctype_openings_is_stripped_in_linear_time():
+    # 70,000 unclosed "<!DOCTYPE a [": the subset pattern used to rescan from each (minutes).
+    flood = "\n<!DOCTYPE a [" * 70_000 + '<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+
+    entries = epub_entries(chapter_doctype=flood)
+    started = time.monotonic()
+    book = extract_book(build_zip(entries), "flood.epub")
+    assert "The second chapter." in book.text
+    assert time.monotonic() - started < 10
 
 
 def test_container_naming_a_missing_opf_is_corrupt():

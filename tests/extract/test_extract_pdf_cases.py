@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -11,7 +12,7 @@ import pytest
 from hbi.errors import CorruptBookError, EncryptedBookError, NoTextLayerError
 from hbi.extract import extract_book
 from tests.extract.conftest import corpus_dir
-from tests.extract.extract_samples import Bookmark, Run, body_lines, build_pdf
+from tests.extract.extract_samples import Bookmark, Run, body_lines, build_pdf, scanned_pdf
 
 TWO_CHAPTERS = [
     [Run(72, 700, "Chapter One", 20, True)]
@@ -74,6 +75,21 @@ def test_pdf_with_only_a_drawn_rectangle_has_no_text_layer():
         extract_book(out.getvalue(), "scan.pdf")
 
 
+def test_pdf_of_scanned_page_images_has_no_text_layer_and_is_not_empty():
+    with pytest.raises(NoTextLayerError, match=r"scanned\.pdf: no text layer: none of the 2 pages"):
+        extract_book(scanned_pdf(pages=2), "scanned.pdf")
+
+
+def test_scanned_pages_among_text_pages_are_counted_in_a_warning():
+    text_pdf = pdfium.PdfDocument(build_pdf(TWO_CHAPTERS))
+    text_pdf.import_pages(pdfium.PdfDocument(scanned_pdf(pages=1)))
+    out = io.BytesIO()
+    text_pdf.save(out)
+    book = extract_book(out.getvalue(), "mixed.pdf")
+    assert "The second chapter is short." in book.text
+    assert "1 of 3 pages have no text layer" in book.warnings
+
+
 def test_outline_entries_point_at_their_titles_on_their_pages():
     outline = [
         Bookmark("Chapter One", 0, (Bookmark("Second line", 0),)),
@@ -115,6 +131,26 @@ def test_outline_targets_past_the_last_page_are_dropped():
     assert [e.title for e in book.toc] == ["Chapter One"]
     assert any("past the last page" in w for w in book.warnings)
     assert any("no target" in w for w in book.warnings)
+
+
+def test_outline_nested_past_the_depth_limit_is_cut_there():
+    nested = Bookmark("Level 20", 1)
+    for level in range(19, 0, -1):
+        nested = Bookmark(f"Level {level}", 0, (nested,))
+    book = extract_book(build_pdf(TWO_CHAPTERS, outline=[nested]), "deep.pdf")
+    assert [e.level for e in book.toc] == list(range(1, 17))
+    assert any("too deep" in w for w in book.warnings)
+
+
+def test_line_of_dot_leaders_is_laid_out_in_linear_time():
+    # 30,000 dots (pdfium keeps up to 32,767 characters of a string): the contents-line
+    # pattern used to rescan the line from every dot, for minutes.
+    line = "Contents " + "." * 30_000 + "x" * 20
+    pages = [[Run(72, 700, line), Run(72, 686, "and more words")]]
+    started = time.monotonic()
+    book = extract_book(build_pdf(pages), "leaders.pdf")
+    assert book.text.endswith("x" * 20 + " and more words")
+    assert time.monotonic() - started < 10
 
 
 def test_page_labels_are_reported_per_page_and_entry():

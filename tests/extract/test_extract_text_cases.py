@@ -40,6 +40,12 @@ def test_one_letter_file_is_a_one_letter_book():
     assert book.text == "a" and book.toc == []
 
 
+@pytest.mark.parametrize("byte", [b"!", b"%", b"#", b"*"])
+def test_one_byte_of_punctuation_is_empty(byte):
+    with pytest.raises(EmptyBookError, match=r"one\.pdf: empty: "):
+        extract_book(byte, "one.pdf")
+
+
 def test_one_nul_byte_is_not_text():
     with pytest.raises(UnsupportedFormatError, match=r"nul\.bin: unsupported format: binary"):
         extract_book(b"\x00", "nul.bin")
@@ -129,6 +135,22 @@ def test_markdown_heading_levels_are_kept_and_code_fences_hide_hashes():
     assert [(e.level, e.title) for e in book.toc] == [(1, "Book"), (3, "Deep"), (2, "Mid")]
     assert "# not a heading" in book.text
     assert "Text with a link." in book.text
+
+
+def test_markdown_heading_closing_hashes_are_dropped_only_after_a_space():
+    text = "# One ##\n\n## C#\n\n#### Four # five\n\nBody.\n"
+    book = extract_book(text.encode(), "hashes.md")
+    assert [(e.level, e.title) for e in book.toc] == [
+        (1, "One"),
+        (2, "C#"),
+        (4, "Four # five"),
+    ]
+
+
+def test_markdown_inline_markup_is_dropped():
+    text = "# T\n\n**bold _it_** ``code`` ![cover](c.png) [link][ref] <http://a.b> <i>x</i>\n"
+    book = extract_book(text.encode(), "inline.md")
+    assert book.text == "T\n\nbold it code cover link http://a.b x"
 
 
 def test_markdown_extension_breaks_the_tie_for_text_without_headings():
