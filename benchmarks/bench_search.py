@@ -6,9 +6,11 @@ Prints a table and writes benchmarks/results/search.json (with the machine it ra
 For each size a synthetic index is generated straight into a temporary index file with HBI's
 schema (`hbi.index_db.connect`): passages of 70-110 words drawn from a Zipf vocabulary whose
 head is real English function words, books of 500 passages with titled sections of 25, and
-unit vectors in clusters (two passages of a cluster have cosine about 0.5). Embedding 1M
-texts with the model would take days on 2 cores, so vectors are synthetic; queries are 2-5
-words taken from a random passage, and that passage's vector plus noise (cosine about 0.8).
+unit vectors in clusters (two passages of a cluster have cosine about 0.5), and 2-7 sentence
+vectors per passage (4.5 on average, as the shared corpus has; each the passage's vector plus
+noise, cosine about 0.7; `--sentences 0` leaves them out). Embedding 1M texts with the model
+would take days on 2 cores, so vectors are synthetic; queries are 2-5 words taken from a random
+passage, and that passage's vector plus noise (cosine about 0.8).
 
 Measured per size, p50 and p95 over the same queries, after warm-up queries:
 
@@ -90,8 +92,9 @@ def vocabulary(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return np.array(words), weights / weights.sum()
 
 
-def generate_index(path: Path, size: int, seed: int = 7) -> None:
-    """Write a synthetic library of `size` passages into a new index file at path."""
+def generate_index(path: Path, size: int, sentences: float, seed: int = 7) -> None:
+    """Write a synthetic library of `size` passages into a new index file at path, with
+    `sentences` sentence vectors per passage on average."""
     rng = np.random.default_rng(seed)
     words, probabilities = vocabulary(rng)
     tail = words[200:20_000]
@@ -141,11 +144,34 @@ def generate_index(path: Path, size: int, seed: int = 7) -> None:
                 "INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, ?)",
                 [(start + i + 1, vectors[i].tobytes()) for i in range(count)],
             )
+            connection.executemany(
+                "INSERT INTO sentence_vectors (chunk_id, ordinal, embedding) VALUES (?, ?, ?)",
+                sentence_rows(rng, vectors, start + 1, sentences),
+            )
     # An index built book by book has many segments; a merged one is what a settled library
     # looks like, and both HBI and the raw queries read the same file.
     connection.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
+
+
+def sentence_rows(
+    rng: np.random.Generator, vectors: np.ndarray, first_id: int, mean: float
+) -> list[tuple[int, int, bytes]]:
+    """Return (chunk_id, ordinal, vector) rows: `mean` sentences per passage on average (none
+    when 0, else 2 to 7), each its passage's vector plus noise."""
+    if mean <= 0:
+        return []
+    counts = np.clip(rng.poisson(mean - 2, len(vectors)) + 2, 2, 7)
+    owners = np.repeat(np.arange(len(vectors)), counts)
+    noise = rng.standard_normal((len(owners), EMBEDDING_DIM)).astype(np.float32)
+    sentences = vectors[owners] + noise / float(np.sqrt(EMBEDDING_DIM))
+    sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
+    ordinals = np.arange(len(owners)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return [
+        (first_id + int(owner), int(ordinal), sentence.tobytes())
+        for owner, ordinal, sentence in zip(owners, ordinals, sentences, strict=True)
+    ]
 
 
 def _insert_book(connection, book_id: str, title: str, number: int) -> None:
@@ -233,13 +259,13 @@ def overlap_at(found: list[int], truth: list[int], k: int = K) -> float:
     return len(set(found[:k]) & truth_top) / len(truth_top)
 
 
-def run_size(size: int, workdir: Path, query_count: int, warmup: int) -> dict:
+def run_size(size: int, workdir: Path, query_count: int, warmup: int, sentences: float) -> dict:
     """Generate (or reuse) the index of `size` passages and measure everything on it."""
-    path = workdir / f"synthetic-{size}.sqlite"
+    path = workdir / f"synthetic-{size}-s{sentences:g}.sqlite"
     generate_s = None
     if not path.exists():
         started = time.perf_counter()
-        generate_index(path, size)
+        generate_index(path, size, sentences)
         generate_s = round(time.perf_counter() - started, 1)
     queries = make_queries(path, warmup + query_count)
     warm, measured = queries[:warmup], queries[warmup:]
@@ -254,6 +280,7 @@ def run_size(size: int, workdir: Path, query_count: int, warmup: int) -> dict:
         "passages": size,
         "index_bytes": path.stat().st_size,
         "generate_s": generate_s,
+        "vector_rows": len(matrix),
         "vector_load_s": load_s,
         "vector_memory_mb": round(matrix.nbytes / 2**20, 1),
         "queries": len(measured),
@@ -390,6 +417,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--workdir", type=Path, help="keep generated indexes here for reuse")
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
+    parser.add_argument(
+        "--sentences", type=float, default=4.5, help="sentence vectors per passage (mean)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     info = machine()
@@ -399,15 +429,20 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         for size in sizes:
             print(f"… {size:,} passages", file=sys.stderr, flush=True)
-            results.append(run_size(size, workdir, args.queries, args.warmup))
+            results.append(run_size(size, workdir, args.queries, args.warmup, args.sentences))
             if args.workdir is None:
-                for leftover in workdir.glob(f"synthetic-{size}.sqlite*"):
+                for leftover in workdir.glob(f"synthetic-{size}-*.sqlite*"):
                     leftover.unlink()
     info["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     payload = {
         "benchmark": "search",
         "machine": info,
-        "settings": {"k": K, "fusion_depth": DEPTH, "rrf_k": SearchSettings().rrf_k},
+        "settings": {
+            "k": K,
+            "fusion_depth": DEPTH,
+            "rrf_k": SearchSettings().rrf_k,
+            "sentences_per_passage": args.sentences,
+        },
         "query_embedding_ms": query_embedding_latency(),
         "sizes": results,
     }

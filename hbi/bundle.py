@@ -2,25 +2,29 @@
 
 A bundle folder holds `book.parquet`, `sections.parquet`, `chunks.parquet`,
 `embeddings.parquet` (chunk id, content hash, the vector as 384 little-endian float32 in a
-BLOB) and `terms.parquet`, written by DuckDB, and `manifest.json` with each file's SHA-256 and
-row count, the embedding model, and the bundle format version. Restoring reads these rows back
-into the same shapes the pipeline writes, so nothing is re-extracted or re-embedded.
+BLOB), `sentence_embeddings.parquet` (chunk id, the sentence's ordinal in its chunk, the vector
+encoded the same way) and `terms.parquet`, written by DuckDB, and `manifest.json` with each
+file's SHA-256 and row count, the embedding model, and the bundle format version. Restoring
+reads these rows back into the same shapes the pipeline writes, so nothing is re-extracted or
+re-embedded. A format-1 bundle, written before sentence vectors, reads back with none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
 from hbi import __version__
+from hbi.records import ChunkVectors
 
-BUNDLE_FORMAT = 1
-TABLES = ("book", "sections", "chunks", "embeddings", "terms")
+BUNDLE_FORMAT = 2
+TABLES = ("book", "sections", "chunks", "embeddings", "sentence_embeddings", "terms")
+VECTOR_CASTS = {"chunk_id": "BIGINT", "ordinal": "INTEGER", "embedding": "BLOB"}
 
 
 class BundleError(RuntimeError):
@@ -39,6 +43,16 @@ class BookBundle:
     content_hashes: list[str]
     terms: list[dict]
     model_id: str
+    # chunk id -> (sentences, 384) vectors, for the chunks that have sentence vectors
+    sentence_vectors: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def chunk_vectors(self) -> dict[int, ChunkVectors]:
+        """Return every chunk's vector and sentence vectors, as `write_vectors` takes them."""
+        none = np.zeros((0, self.vectors.shape[1]), np.float32)
+        return {
+            chunk_id: ChunkVectors(self.vectors[i], self.sentence_vectors.get(chunk_id, none))
+            for i, chunk_id in enumerate(self.chunk_ids)
+        }
 
 
 def sha256_file(path: Path) -> str:
@@ -140,7 +154,19 @@ def write_bundle(folder: Path, bundle: BookBundle) -> dict:
         folder / "embeddings.parquet",
         embedding_rows,
         ["chunk_id", "content_hash", "embedding"],
-        {"chunk_id": "BIGINT", "embedding": "BLOB"},
+        VECTOR_CASTS,
+    )
+    sentence_rows = [
+        {"chunk_id": cid, "ordinal": ordinal, "embedding": vector.astype("<f4").tobytes()}
+        for cid, sentences in sorted(bundle.sentence_vectors.items())
+        for ordinal, vector in enumerate(sentences)
+    ]
+    _write_table(
+        con,
+        folder / "sentence_embeddings.parquet",
+        sentence_rows,
+        ["chunk_id", "ordinal", "embedding"],
+        VECTOR_CASTS,
     )
     terms = [
         {**t, **{k: json.dumps(t[k]) for k in ("parents", "pages", "section_ids")}}
@@ -158,6 +184,7 @@ def write_bundle(folder: Path, bundle: BookBundle) -> dict:
         "sections": len(sections),
         "chunks": len(bundle.chunks),
         "embeddings": len(embedding_rows),
+        "sentence_embeddings": len(sentence_rows),
         "terms": len(terms),
     }
     manifest = {
@@ -220,6 +247,11 @@ def read_bundle(folder: Path) -> BookBundle:
         if chunk_ids
         else np.zeros((0, manifest["embedding_dim"]), np.float32)
     )
+    sentence_rows = (
+        rows("sentence_embeddings", "chunk_id, ordinal")
+        if "sentence_embeddings.parquet" in manifest["files"]
+        else []
+    )
     terms = rows("terms", "term_id")
     for term in terms:
         for key in ("parents", "pages", "section_ids"):
@@ -230,6 +262,7 @@ def read_bundle(folder: Path) -> BookBundle:
             "sections.parquet": len(sections),
             "chunks.parquet": len(chunks),
             "embeddings.parquet": len(embeddings),
+            "sentence_embeddings.parquet": len(sentence_rows),
             "terms.parquet": len(terms),
         }[name]
         if found != expected["rows"]:
@@ -245,7 +278,16 @@ def read_bundle(folder: Path) -> BookBundle:
         [embeddings[c]["content_hash"] for c in chunk_ids],
         terms,
         manifest["model_id"],
+        _sentence_vectors(sentence_rows),
     )
+
+
+def _sentence_vectors(rows: list[dict]) -> dict[int, np.ndarray]:
+    """Return chunk id -> its (sentences, 384) vectors from rows ordered by chunk, ordinal."""
+    grouped: dict[int, list[np.ndarray]] = {}
+    for row in rows:
+        grouped.setdefault(row["chunk_id"], []).append(np.frombuffer(row["embedding"], "<f4"))
+    return {chunk_id: np.stack(vectors) for chunk_id, vectors in grouped.items()}
 
 
 def bundle_fingerprint(bundle: BookBundle) -> str:
@@ -267,6 +309,16 @@ def bundle_fingerprint(bundle: BookBundle) -> str:
         "vectors": hashlib.sha256(
             np.ascontiguousarray(bundle.vectors, "<f4").tobytes()
         ).hexdigest(),
+        "sentence_vectors": _sentence_digest(bundle.sentence_vectors),
         "terms": bundle.terms,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _sentence_digest(sentence_vectors: dict[int, np.ndarray]) -> str:
+    """Return a SHA-256 of the sentence vectors, by chunk id then ordinal."""
+    digest = hashlib.sha256()
+    for chunk_id, vectors in sorted(sentence_vectors.items()):
+        digest.update(f"{chunk_id}:{len(vectors)}".encode())
+        digest.update(np.ascontiguousarray(vectors, "<f4").tobytes())
+    return digest.hexdigest()

@@ -14,6 +14,11 @@ sentence break that does, else a sentence break at least a quarter full, else th
 break, else (one "word" longer than the budget, such as a run of punctuation) between word
 pieces. Cuts are made on the token offsets, so candidate chunks are never re-tokenised except
 around such a mid-word cut, where the pieces on either side can tokenise differently.
+
+Sentences inside a chunk: `sentence_spans` gives the word-piece ranges of a chunk's sentences,
+which the embedder turns into sentence vectors from the chunk's own forward pass (see
+hbi/embedding/late_chunking.py). A query that quotes one sentence of a chunk is much closer to
+that sentence's vector than to the chunk's, which averages every sentence around it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ MODEL_TOKEN_LIMIT = 256  # all-MiniLM-L6-v2's max_seq_length, special tokens inc
 SPECIAL_TOKENS = 2
 DEFAULT_MAX_TOKENS = 126
 DEFAULT_OVERLAP_TOKENS = 16
+# A "sentence" shorter than this (a heading, "Chapter 3.", "Mr.") says too little on its own.
+MIN_SENTENCE_TOKENS = 8
+# A longer one is cut into windows of at most SENTENCE_WINDOW_TOKENS, so that one of them still
+# stands for a quoted clause rather than a paragraph's worth of text.
+MAX_SENTENCE_TOKENS = 64
+SENTENCE_WINDOW_TOKENS = 48
 
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 _SENTENCE_BREAK = re.compile(r"[.!?…][\"'”’»)\]]*\s+|[。！？]\s*")
@@ -109,6 +120,48 @@ def chunk_book(
                 )
             )
     return chunks
+
+
+def sentence_spans(text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Give the word-piece ranges [i, k) of a chunk's sentences; none for a one-sentence chunk.
+
+    `offsets` are the character spans of the chunk's word pieces (`token_offsets(text)`).
+    Sentences end at the chunker's sentence and paragraph breaks; one shorter than
+    MIN_SENTENCE_TOKENS joins the sentence after it (the last one joins the one before), and one
+    longer than MAX_SENTENCE_TOKENS is cut into near-equal windows. A chunk that is a single
+    span gets nothing: its chunk vector already stands for it.
+    """
+    count = len(offsets)
+    starts = [start for start, _ in offsets]
+    breaks = {
+        bisect_left(starts, match.end())
+        for pattern in (_PARAGRAPH_BREAK, _SENTENCE_BREAK)
+        for match in pattern.finditer(text)
+    }
+    edges = _join_short_sentences(sorted(k for k in breaks if 0 < k < count), count)
+    spans = [window for i, k in pairwise(edges) for window in _sentence_windows(i, k)]
+    return spans if len(spans) > 1 else []
+
+
+def _join_short_sentences(breaks: list[int], count: int) -> list[int]:
+    """Give the span edges [0, …, count] after dropping breaks that leave a short sentence."""
+    edges = [0]
+    for k in breaks:
+        if k - edges[-1] >= MIN_SENTENCE_TOKENS:
+            edges.append(k)
+    if len(edges) > 1 and count - edges[-1] < MIN_SENTENCE_TOKENS:
+        edges.pop()
+    return [*edges, count] if count else []
+
+
+def _sentence_windows(i: int, k: int) -> list[tuple[int, int]]:
+    """Give [i, k) whole, or cut into near-equal windows when it is a very long sentence."""
+    length = k - i
+    if length <= MAX_SENTENCE_TOKENS:
+        return [(i, k)]
+    parts = -(-length // SENTENCE_WINDOW_TOKENS)
+    cuts = [i + round(part * length / parts) for part in range(parts + 1)]
+    return list(pairwise(cuts))
 
 
 def _segments(book: ExtractedBook) -> Iterator[_Segment]:

@@ -3,12 +3,21 @@
 The Python 3.11 on our machines was built without `enable_load_extension`, so HBI uses APSW,
 which bundles a current SQLite (with FTS5) and can load extensions on any platform it has wheels
 for. Every place that opens the index goes through `connect`.
+
+Vectors: each chunk has one vector in `chunk_vectors` (sqlite-vec vec0, cosine) and, when it
+holds more than one sentence, one per sentence in `sentence_vectors`. That one is a plain
+table keyed (chunk_id, ordinal) whose BLOBs are in sqlite-vec's float32 format, rather than a
+second vec0 table: search never asks vec0 for neighbours (it scans the vectors in memory,
+hbi/search/vectors.py), while it does find and delete a chunk's sentences by chunk id, which a
+primary key makes a range lookup and a vec0 auxiliary column a full scan; and a plain table has
+no vec0 slot blocks for deletions to leave holes in. An index made before sentence vectors
+gets the table from `CREATE TABLE IF NOT EXISTS`; its books have none until re-embedded.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,6 +110,12 @@ CREATE TABLE IF NOT EXISTS index_terms (
     section_ids TEXT NOT NULL         -- JSON list of the sections those pages fall in
 );
 {VECTOR_TABLE};
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    chunk_id INTEGER NOT NULL,        -- the chunk whose text holds the sentence
+    ordinal INTEGER NOT NULL,         -- the sentence's place in its chunk, from 0
+    embedding BLOB NOT NULL,          -- float32[384], unit length
+    PRIMARY KEY (chunk_id, ordinal)
+);
 CREATE TABLE IF NOT EXISTS book_embeddings (
     book_id TEXT PRIMARY KEY,         -- no cascade: kept vectors keep their model
     model_id TEXT NOT NULL,
@@ -164,6 +179,24 @@ def write_transaction(connection: apsw.Connection) -> Iterator[apsw.Connection]:
     connection.execute("COMMIT")
 
 
+def delete_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> None:
+    """Delete the chunk vectors and sentence vectors of those chunks (a vector is never kept
+    without the other)."""
+    rows = [(chunk_id,) for chunk_id in chunk_ids]
+    connection.executemany("DELETE FROM chunk_vectors WHERE chunk_id = ?", rows)
+    connection.executemany("DELETE FROM sentence_vectors WHERE chunk_id = ?", rows)
+
+
+def delete_book_vectors(connection: apsw.Connection, book_id: str) -> None:
+    """Delete the chunk and sentence vectors of every chunk the book has in `chunks`."""
+    for table in ("chunk_vectors", "sentence_vectors"):
+        connection.execute(
+            f"DELETE FROM {table} WHERE chunk_id IN "
+            "(SELECT chunk_id FROM chunks WHERE book_id = ?)",
+            (book_id,),
+        )
+
+
 def versions(connection: apsw.Connection) -> dict[str, str]:
     """Return the SQLite and sqlite-vec versions the connection runs."""
     sqlite_version, vec_version = connection.execute(
@@ -173,7 +206,8 @@ def versions(connection: apsw.Connection) -> dict[str, str]:
 
 
 def index_sizes(connection: apsw.Connection, path: Path | str) -> dict[str, int]:
-    """Return the index file's size (with its WAL), vec0's allocated slots and live vectors."""
+    """Return the index file's size (with its WAL), vec0's allocated slots, live chunk vectors
+    and sentence vectors."""
     file_bytes = sum(
         Path(f"{path}{suffix}").stat().st_size
         for suffix in ("", "-wal")
@@ -181,7 +215,13 @@ def index_sizes(connection: apsw.Connection, path: Path | str) -> dict[str, int]
     )
     slots = connection.execute("SELECT coalesce(sum(size), 0) FROM chunk_vectors_chunks").fetchone()
     live = connection.execute("SELECT count(*) FROM chunk_vectors_rowids").fetchone()
-    return {"file_bytes": file_bytes, "vector_slots": slots[0], "vectors": live[0]}
+    sentences = connection.execute("SELECT count(*) FROM sentence_vectors").fetchone()
+    return {
+        "file_bytes": file_bytes,
+        "vector_slots": slots[0],
+        "vectors": live[0],
+        "sentence_vectors": sentences[0],
+    }
 
 
 def compact_vectors(connection: apsw.Connection, min_waste: float = 0.25) -> bool:

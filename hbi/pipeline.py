@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from hbi.book import ExtractedBook
 from hbi.chunking import MODEL_TOKEN_LIMIT, SPECIAL_TOKENS, TokenOffsetSource, chunk_book
 from hbi.extract import extract_book
-from hbi.records import BookRows, build_rows
+from hbi.records import BookRows, ChunkVectors, build_rows
 
 
 @dataclass
@@ -70,9 +69,12 @@ def toc_markdown(sections: list[dict], limit: int = 80) -> str:
 
 
 def embed_pending(
-    texts: list[str], hashes: list[str], cached: dict[str, np.ndarray], embed
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Return vectors for texts, taking cached ones by content hash and embedding the rest once.
+    texts: list[str],
+    hashes: list[str],
+    cached: dict[str, ChunkVectors],
+    embed: Callable[[list[str]], list[ChunkVectors]],
+) -> tuple[list[ChunkVectors], dict[str, ChunkVectors]]:
+    """Return the vectors of texts, taking cached ones by content hash and embedding the rest once.
 
     The second value is the new cache entries (one per distinct text that was embedded).
     """
@@ -80,10 +82,9 @@ def embed_pending(
     for text, digest in zip(texts, hashes, strict=True):
         if digest not in cached and digest not in missing:
             missing[digest] = text
-    fresh: dict[str, np.ndarray] = {}
+    fresh: dict[str, ChunkVectors] = {}
     if missing:
         computed = embed(list(missing.values()))
         fresh = dict(zip(missing.keys(), computed, strict=True))
     lookup = {**cached, **fresh}
-    vectors = np.stack([lookup[d] for d in hashes]) if hashes else np.zeros((0, 384), np.float32)
-    return vectors, fresh
+    return [lookup[digest] for digest in hashes], fresh

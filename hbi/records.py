@@ -13,6 +13,8 @@ from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
 from hbi.book import ExtractedBook
 from hbi.chunking import BookChunk
 
@@ -99,6 +101,23 @@ class BookRows:
     sections: list[SectionRow]
     chunks: list[ChunkRow]
     terms: list[TermRow]
+
+
+@dataclass(frozen=True)
+class ChunkVectors:
+    """A chunk's unit embedding and those of its sentences (none for a one-sentence chunk)."""
+
+    chunk: np.ndarray  # (dim,) float32
+    sentences: np.ndarray  # (sentences, dim) float32, in reading order
+
+    def stacked(self) -> np.ndarray:
+        """Give the chunk vector, then the sentence vectors, as one (1 + sentences, dim) array."""
+        return np.vstack([self.chunk[None, :], self.sentences]).astype(np.float32, copy=False)
+
+    @classmethod
+    def from_stacked(cls, rows: np.ndarray) -> ChunkVectors:
+        """Give the ChunkVectors whose `stacked()` is rows."""
+        return cls(rows[0], rows[1:])
 
 
 def chunk_id_for(book_id: str, ordinal: int) -> int:

@@ -99,6 +99,7 @@ def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg
             "vector_slots_before": before["vector_slots"],
             "vector_slots_after": after["vector_slots"],
             "vectors": after["vectors"],
+            "sentence_vectors": after["sentence_vectors"],
             "vec0_rebuilt": compacted,
             "neo4j_orphans_deleted": orphans,
             "duration_s": round(time.perf_counter() - started, 3),

@@ -10,7 +10,13 @@ import dagster as dg
 from pydantic import Field
 
 from hbi.fts_query import match_expression
-from hbi.index_db import connect, default_index_path, write_transaction
+from hbi.index_db import (
+    connect,
+    default_index_path,
+    delete_book_vectors,
+    delete_vectors,
+    write_transaction,
+)
 from hbi.records import BookRows, json_list
 
 BOOK_COLUMNS = (
@@ -69,8 +75,9 @@ class TextIndexResource(dg.ConfigurableResource):
     def replace_book(self, rows: BookRows, source_etag: str | None = None) -> ReplaceStats:
         """Replace everything indexed for the book with rows, in one transaction.
 
-        A chunk whose id and content hash are unchanged keeps its vector; every other old
-        vector of the book is dropped with its chunk, so no vector ever describes other text.
+        A chunk whose id and content hash are unchanged keeps its vector and sentence vectors;
+        every other old vector of the book is dropped with its chunk, so no vector ever
+        describes other text.
         """
         book_id = rows.book.book_id
         connection = self.connect()
@@ -84,9 +91,7 @@ class TextIndexResource(dg.ConfigurableResource):
             new = {c.chunk_id: c.content_hash for c in rows.chunks}
             stale = [cid for cid, digest in old.items() if new.get(cid) != digest]
             kept = len(old) - len(stale)
-            connection.executemany(
-                "DELETE FROM chunk_vectors WHERE chunk_id = ?", [(cid,) for cid in stale]
-            )
+            delete_vectors(connection, stale)
             self._delete_book_rows(connection, book_id)
             book = rows.book
             values = [
@@ -214,11 +219,7 @@ class TextIndexResource(dg.ConfigurableResource):
             existed = connection.execute(
                 "SELECT 1 FROM books WHERE book_id = ?", (book_id,)
             ).fetchone()
-            connection.execute(
-                "DELETE FROM chunk_vectors WHERE chunk_id IN "
-                "(SELECT chunk_id FROM chunks WHERE book_id = ?)",
-                (book_id,),
-            )
+            delete_book_vectors(connection, book_id)
             self._delete_book_rows(connection, book_id)
             connection.execute("DELETE FROM book_embeddings WHERE book_id = ?", (book_id,))
             connection.execute("DELETE FROM book_sources WHERE book_id = ?", (book_id,))

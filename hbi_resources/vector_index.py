@@ -1,7 +1,9 @@
-"""sqlite-vec: one 384-d embedding per chunk (vec0, cosine), and a cache keyed by model + text."""
+"""sqlite-vec: a 384-d embedding per chunk (vec0, cosine) and per sentence of a chunk, and a
+cache of both keyed by model + text."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,7 +12,15 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
-from hbi.index_db import connect, default_index_path, write_transaction
+from hbi.index_db import (
+    EMBEDDING_DIM,
+    connect,
+    default_index_path,
+    delete_book_vectors,
+    delete_vectors,
+    write_transaction,
+)
+from hbi.records import ChunkVectors
 
 
 @dataclass(frozen=True)
@@ -23,7 +33,14 @@ class PendingChunk:
 
 
 class VectorIndexResource(dg.ConfigurableResource):
-    """Owns the SQL of the vector index: chunk vectors, the embedding cache, per-book status."""
+    """Owns the SQL of the vector index: chunk and sentence vectors, the embedding cache, and
+    per-book status.
+
+    The model id stored with a book's vectors and with cache entries names the weights and the
+    sentence rules (MiniLMEmbedder.model_id). A book embedded before sentence vectors existed
+    therefore carries another model id, so all of its chunks are pending again and none of the
+    old cache entries (chunk vectors only) is taken for a current one.
+    """
 
     path: str | None = Field(
         default=None, description="Index file; default HBI_INDEX_PATH or HBI_HOME/index/hbi.sqlite"
@@ -51,8 +68,8 @@ class VectorIndexResource(dg.ConfigurableResource):
         sql += "ORDER BY c.ordinal"
         return [PendingChunk(*r) for r in connection.execute(sql, (book_id,))]
 
-    def cached(self, model_id: str, content_hashes: list[str]) -> dict[str, np.ndarray]:
-        """Return the cached vectors of those texts (by content hash) for model_id."""
+    def cached(self, model_id: str, content_hashes: list[str]) -> dict[str, ChunkVectors]:
+        """Return the cached chunk and sentence vectors of those texts (by content hash)."""
         connection = self.connect()
         found = {}
         for start in range(0, len(content_hashes), 500):
@@ -63,19 +80,22 @@ class VectorIndexResource(dg.ConfigurableResource):
                 f"WHERE model_id = ? AND content_hash IN ({marks})",
                 (model_id, *batch),
             ):
-                found[digest] = np.frombuffer(blob, dtype=np.float32)
+                rows = np.frombuffer(blob, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+                found[digest] = ChunkVectors.from_stacked(rows)
         return found
 
     def write_vectors(
         self,
         book_id: str,
         model_id: str,
-        vectors: dict[int, np.ndarray],
-        new_cache_entries: dict[str, np.ndarray],
+        vectors: Mapping[int, ChunkVectors],
+        new_cache_entries: Mapping[str, ChunkVectors],
     ) -> int:
-        """Store the book's new vectors and cache entries in one transaction; return its total.
+        """Store the book's new chunk and sentence vectors and cache entries in one
+        transaction; return its chunk vector total.
 
-        Vectors of another model are dropped first, so a book never mixes two models.
+        Vectors of another model are dropped first, so a book never mixes two models. A cache
+        entry is one BLOB: the chunk vector, then its sentence vectors, float32.
         """
         connection = self.connect()
         with write_transaction(connection):
@@ -83,22 +103,27 @@ class VectorIndexResource(dg.ConfigurableResource):
                 "SELECT model_id FROM book_embeddings WHERE book_id = ?", (book_id,)
             ).fetchone()
             if row is not None and row[0] != model_id:
-                connection.execute(
-                    "DELETE FROM chunk_vectors WHERE chunk_id IN "
-                    "(SELECT chunk_id FROM chunks WHERE book_id = ?)",
-                    (book_id,),
-                )
-            connection.executemany(
-                "DELETE FROM chunk_vectors WHERE chunk_id = ?", [(cid,) for cid in vectors]
-            )
+                delete_book_vectors(connection, book_id)
+            delete_vectors(connection, vectors)
             connection.executemany(
                 "INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, ?)",
-                [(cid, _blob(vec)) for cid, vec in vectors.items()],
+                [(cid, _blob(vec.chunk)) for cid, vec in vectors.items()],
+            )
+            connection.executemany(
+                "INSERT INTO sentence_vectors (chunk_id, ordinal, embedding) VALUES (?, ?, ?)",
+                [
+                    (cid, ordinal, _blob(sentence))
+                    for cid, vec in vectors.items()
+                    for ordinal, sentence in enumerate(vec.sentences)
+                ],
             )
             connection.executemany(
                 "INSERT OR REPLACE INTO embedding_cache (model_id, content_hash, embedding) "
                 "VALUES (?, ?, ?)",
-                [(model_id, digest, _blob(vec)) for digest, vec in new_cache_entries.items()],
+                [
+                    (model_id, digest, _blob(vec.stacked()))
+                    for digest, vec in new_cache_entries.items()
+                ],
             )
             total = self._vector_count(connection, book_id)
             connection.execute(
@@ -133,8 +158,36 @@ class VectorIndexResource(dg.ConfigurableResource):
             .fetchall()
         )
         if not rows:
-            return [], np.zeros((0, 384), dtype=np.float32)
+            return [], np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         return [r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+
+    def sentence_vectors(self, book_id: str) -> dict[int, np.ndarray]:
+        """Return the book's sentence vectors: chunk id -> (sentences, 384) array, in order.
+
+        Chunks without sentence vectors (one sentence, or embedded before they existed) are
+        left out.
+        """
+        found: dict[int, list[np.ndarray]] = {}
+        for chunk_id, blob in self.connect().execute(
+            "SELECT s.chunk_id, s.embedding FROM chunks c "
+            "JOIN sentence_vectors s ON s.chunk_id = c.chunk_id "
+            "WHERE c.book_id = ? ORDER BY s.chunk_id, s.ordinal",
+            (book_id,),
+        ):
+            found.setdefault(chunk_id, []).append(np.frombuffer(blob, np.float32))
+        return {chunk_id: np.stack(rows) for chunk_id, rows in found.items()}
+
+    def sentence_vector_count(self, book_id: str) -> int:
+        """Return how many sentence vectors the book's chunks have."""
+        return (
+            self.connect()
+            .execute(
+                "SELECT count(*) FROM chunks c JOIN sentence_vectors s ON s.chunk_id = c.chunk_id "
+                "WHERE c.book_id = ?",
+                (book_id,),
+            )
+            .fetchone()[0]
+        )
 
     def embedded_at(self, book_id: str) -> str | None:
         """Return when the book's vectors were last written, or None."""

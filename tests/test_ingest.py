@@ -174,6 +174,9 @@ def test_backup_bundle_rebuilds_the_book_exactly(ingested, object_store) -> None
     assert bundle.sections == index.sections(book_id)
     ids, vectors = VectorIndexResource().vectors(book_id)
     assert bundle.chunk_ids == ids and np.array_equal(bundle.vectors, vectors)
+    sentences = VectorIndexResource().sentence_vectors(book_id)
+    assert sentences and bundle.sentence_vectors.keys() == sentences.keys()
+    assert all(np.array_equal(bundle.sentence_vectors[c], v) for c, v in sentences.items())
     assert bundle.model_id == EmbedderResource().model().model_id
     assert bundle.book["content_hash"] == index.book(book_id)["content_hash"]
 

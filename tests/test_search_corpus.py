@@ -44,11 +44,9 @@ def pdf_page_of(book_id: str, sentence: str) -> int:
     raise AssertionError(f"{book_id}: sentence not found on any page")
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "semantic"])
 @pytest.mark.parametrize("book_id", BOOKS)
 def test_a_sentence_finds_its_book_and_chapter(ingested, book_id: str, mode: str) -> None:
-    # Semantic mode is left out: an embedding ranks passages by meaning, and for some books a
-    # passage close in meaning outranks the one quoted (issue 5 is still open on that).
     sentence, chunk = distinctive_sentence(book_id)
     result = CliRunner().invoke(cli, ["search", sentence, "--mode", mode, "-k", "3", "--json"])
     assert result.exit_code == 0, result.output

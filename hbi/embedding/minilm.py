@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from hbi.embedding.late_chunking import SENTENCE_VECTORS_VERSION, span_vectors, spans_seen
 from hbi.embedding.model_files import ModelFiles
 from hbi.embedding.numpy_forward import numpy_embed
 from hbi.embedding.onnx_cache import cached_encoder_path, default_cache_dir
+from hbi.embedding.onnx_graph import SENTENCE_OUTPUT, TOKEN_OUTPUT
 from hbi.embedding.tokenizer import MiniLMTokenizer, pad_batch
+from hbi.records import ChunkVectors
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-BatchRunner = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# (input_ids, attention_mask) -> (unit sentence embeddings, last-layer token states)
+BatchRunner = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def available_cores() -> int:
@@ -37,7 +41,11 @@ class MiniLMEmbedder:
         self.config = self.files.config()
         self.dim: int = self.config.hidden_size
         self.max_tokens: int = self.config.max_seq_length
-        self.model_id: str = f"{MODEL_NAME}@{self.files.weights_sha256[:12]}"
+        # The id the index stores with every vector and cache entry: the weights, and the rules
+        # that cut and pool sentence vectors, so a change to either re-embeds old books.
+        self.model_id: str = (
+            f"{MODEL_NAME}@{self.files.weights_sha256[:12]}+sentences.{SENTENCE_VECTORS_VERSION}"
+        )
         self.tokenizer = MiniLMTokenizer(self.files.tokenizer_path, self.max_tokens)
         self.onnx_path = cached_encoder_path(self.files, cache_dir or default_cache_dir())
         options = ort.SessionOptions()
@@ -53,11 +61,24 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Give an (n, dim) float32 array of unit vectors, row i embedding texts[i]."""
-        return self._embed_by_length(texts, batch_size, self._run_onnx)
+        return self._pooled(texts, batch_size, self._run_onnx)
 
     def embed_with_numpy(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Give the same vectors as `embed`, computed by the NumPy forward pass (a cross-check)."""
-        return self._embed_by_length(texts, batch_size, self._run_numpy)
+        return self._pooled(texts, batch_size, lambda *batch: self._run_numpy(*batch)[0])
+
+    def embed_chunks(self, texts: Sequence[str], batch_size: int = 32) -> list[ChunkVectors]:
+        """Give each chunk text's vector (as `embed`) and its sentences' vectors, one pass each.
+
+        Sentence vectors are pooled from the chunk's token states (hbi/embedding/late_chunking.py).
+        """
+        return self._embed_chunks(texts, batch_size, self._run_onnx_with_tokens)
+
+    def embed_chunks_with_numpy(
+        self, texts: Sequence[str], batch_size: int = 32
+    ) -> list[ChunkVectors]:
+        """Give the same as `embed_chunks`, computed by the NumPy forward pass (a cross-check)."""
+        return self._embed_chunks(texts, batch_size, self._run_numpy)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Give each text's word-piece count, without special tokens and without truncation."""
@@ -67,26 +88,55 @@ class MiniLMEmbedder:
         """Give the character span of every word piece of `text` (no specials, no truncation)."""
         return self.tokenizer.token_offsets(text)
 
-    def _embed_by_length(
-        self, texts: Sequence[str], batch_size: int, run: BatchRunner
-    ) -> np.ndarray:
+    def _batches(
+        self, texts: Sequence[str], batch_size: int
+    ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """Yield (rows of texts, input_ids, attention_mask), texts of similar length together."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         ids = self.tokenizer.model_ids(texts)
-        vectors = np.empty((len(ids), self.dim), dtype=np.float32)
         # Texts of similar length share a batch, so padding (computed and thrown away) stays small.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            input_ids, attention_mask = pad_batch([ids[i] for i in rows])
+            yield rows, *pad_batch([ids[i] for i in rows])
+
+    def _pooled(
+        self, texts: Sequence[str], batch_size: int, run: Callable[..., np.ndarray]
+    ) -> np.ndarray:
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        for rows, input_ids, attention_mask in self._batches(texts, batch_size):
             vectors[rows] = run(input_ids, attention_mask)
         return vectors
 
+    def _embed_chunks(
+        self, texts: Sequence[str], batch_size: int, run: BatchRunner
+    ) -> list[ChunkVectors]:
+        found: dict[int, ChunkVectors] = {}
+        for rows, input_ids, attention_mask in self._batches(texts, batch_size):
+            vectors, states = run(input_ids, attention_mask)
+            lengths = attention_mask.sum(axis=1)
+            for at, row in enumerate(rows):
+                text = texts[row]
+                # The model read every piece but [CLS] and [SEP], up to its truncation.
+                spans = spans_seen(text, self.token_offsets(text), int(lengths[at]) - 2)
+                found[row] = ChunkVectors(vectors[at], span_vectors(states[at], spans))
+        return [found[row] for row in range(len(texts))]
+
     def _run_onnx(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
-        return self._session.run(["sentence_embedding"], feeds)[0]
+        return self._session.run([SENTENCE_OUTPUT], feeds)[0]
 
-    def _run_numpy(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def _run_onnx_with_tokens(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        vectors, states = self._session.run([SENTENCE_OUTPUT, TOKEN_OUTPUT], feeds)
+        return vectors, states
+
+    def _run_numpy(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return numpy_embed(self._weights, self.config, input_ids, attention_mask)
 
     @cached_property

@@ -46,8 +46,27 @@ def numpy_embed(
     config: BertConfig,
     input_ids: np.ndarray,
     attention_mask: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give a padded id batch's unit sentence embeddings (batch, hidden) and token states.
+
+    The token states are the last layer's output, (batch, sequence, hidden), as the graph's
+    `token_embeddings` output gives them.
+    """
+    states = numpy_token_states(weights, config, input_ids, attention_mask)
+    mask = attention_mask.astype(np.float32)
+    summed = (states * mask[:, :, None]).sum(axis=1)
+    pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return (pooled / norms).astype(np.float32), states.astype(np.float32)
+
+
+def numpy_token_states(
+    weights: dict[str, np.ndarray],
+    config: BertConfig,
+    input_ids: np.ndarray,
+    attention_mask: np.ndarray,
 ) -> np.ndarray:
-    """Give the (batch, hidden) L2-normalised sentence embeddings of a padded id batch."""
+    """Give the last encoder layer's (batch, sequence, hidden) states of a padded id batch."""
     batch, seq = input_ids.shape
     eps = config.layer_norm_eps
     mask = attention_mask.astype(np.float32)
@@ -92,8 +111,4 @@ def numpy_embed(
             weights[f"{p}.output.LayerNorm.bias"],
             eps,
         )
-
-    summed = (x * mask[:, :, None]).sum(axis=1)
-    pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-    return (pooled / norms).astype(np.float32)
+    return x

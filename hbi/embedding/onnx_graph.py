@@ -1,8 +1,11 @@
 """The MiniLM sentence encoder as an ONNX graph, built node by node from the safetensors weights.
 
-Inputs are `input_ids` and `attention_mask` (int64, batch x sequence, right-padded); the output
-`sentence_embedding` is (batch, hidden) float32, mean-pooled over the mask and L2-normalised,
-so the whole sentence-transformers pipeline runs inside onnxruntime.
+Inputs are `input_ids` and `attention_mask` (int64, batch x sequence, right-padded). Outputs:
+`sentence_embedding`, (batch, hidden) float32, mean-pooled over the mask and L2-normalised, so
+the whole sentence-transformers pipeline runs inside onnxruntime; and `token_embeddings`,
+(batch, sequence, hidden) float32, the last layer's state of every token, from which the
+embedder pools sentence vectors. A caller that asks only for `sentence_embedding` pays nothing
+for the second output: it is a tensor the pooling reads anyway.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from onnx import TensorProto, helper, numpy_helper
 from hbi.embedding.model_files import BertConfig
 
 # Bump when the graph changes: it is part of the cache key of the built file.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 OPSET = 18
 MS_DOMAIN = "com.microsoft"
+SENTENCE_OUTPUT = "sentence_embedding"
+TOKEN_OUTPUT = "token_embeddings"
 
 
 class _GraphBuilder:
@@ -31,9 +36,16 @@ class _GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], domain: str = "", **attrs: object) -> str:
+    def op(
+        self,
+        op_type: str,
+        inputs: list[str],
+        domain: str = "",
+        output: str | None = None,
+        **attrs: object,
+    ) -> str:
         self._count += 1
-        output = f"{op_type.lower()}_{self._count}"
+        output = output or f"{op_type.lower()}_{self._count}"
         self.nodes.append(
             helper.make_node(
                 op_type, inputs, [output], name=f"{op_type}_{self._count}", domain=domain, **attrs
@@ -43,7 +55,7 @@ class _GraphBuilder:
 
 
 def build_encoder_graph(weights: dict[str, np.ndarray], config: BertConfig) -> onnx.ModelProto:
-    """Give the ONNX model of the encoder with mean pooling and L2 normalisation."""
+    """Give the ONNX model of the encoder: pooled unit vectors and the last token states."""
     g = _GraphBuilder()
     eps = config.layer_norm_eps
 
@@ -83,6 +95,7 @@ def build_encoder_graph(weights: dict[str, np.ndarray], config: BertConfig) -> o
 
     for i in range(config.num_layers):
         p = f"encoder.layer.{i}"
+        last = i == config.num_layers - 1
         qkv = [f"{p}.attention.self.{n}" for n in ("query", "key", "value")]
         qkv_weight = np.concatenate([weights[f"{n}.weight"].T for n in qkv], axis=1)
         qkv_bias = np.concatenate([weights[f"{n}.bias"] for n in qkv])
@@ -124,6 +137,7 @@ def build_encoder_graph(weights: dict[str, np.ndarray], config: BertConfig) -> o
                 param(f"{p}.output.dense.bias"),
             ],
             domain=MS_DOMAIN,
+            output=TOKEN_OUTPUT if last else None,
             epsilon=eps,
         )
 
@@ -151,7 +165,7 @@ def _mean_pool_and_normalise(g: _GraphBuilder, hidden_states: str) -> None:
     min_norm = g.constant("pool.min_norm", np.array(1e-12, dtype=np.float32))
     g.nodes.append(
         helper.make_node(
-            "Div", [pooled, g.op("Max", [norm, min_norm])], ["sentence_embedding"], name="L2"
+            "Div", [pooled, g.op("Max", [norm, min_norm])], [SENTENCE_OUTPUT], name="L2"
         )
     )
 
@@ -167,8 +181,11 @@ def _model(g: _GraphBuilder, config: BertConfig) -> onnx.ModelProto:
         ],
         [
             helper.make_tensor_value_info(
-                "sentence_embedding", TensorProto.FLOAT, ["batch", config.hidden_size]
-            )
+                SENTENCE_OUTPUT, TensorProto.FLOAT, ["batch", config.hidden_size]
+            ),
+            helper.make_tensor_value_info(
+                TOKEN_OUTPUT, TensorProto.FLOAT, [*token_axes, config.hidden_size]
+            ),
         ],
         initializer=g.initializers,
     )

@@ -101,7 +101,7 @@ def index_corpus(dataset: BeirDataset, index_path: str, model) -> dict[int, str]
         text_index.replace_book(rows)
         documents.append(rows)
     passages = [chunk for rows in documents for chunk in rows.chunks]
-    vectors = model.embed([chunk.text for chunk in passages])
+    vectors = model.embed_chunks([chunk.text for chunk in passages])
     at = 0
     for rows in documents:
         count = len(rows.chunks)

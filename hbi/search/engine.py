@@ -70,6 +70,8 @@ class Ranking:
     plan: dict
     lexical_plan: LexicalPlan | None = None
     version: int | None = None  # the index's data version the ranking read
+    mode: SearchMode = "hybrid"
+    by_sentence: frozenset[int] = frozenset()  # semantic hits won by a sentence vector
 
 
 class LibrarySearch:
@@ -164,7 +166,7 @@ class LibrarySearch:
             row = rows.get(item.item)
             if row is None:  # deleted since the book lookup
                 continue
-            hits.append(self._hit(len(hits) + offset + 1, item, row, terms, mode, explain))
+            hits.append(self._hit(len(hits) + offset + 1, item, row, terms, ranking, explain))
             if context:
                 hits[-1].context = self.store.neighbours(row["book_id"], row["ordinal"])
         plan = {**ranking.plan, "candidates": known} if explain else {}
@@ -239,19 +241,19 @@ class LibrarySearch:
                 },
             )
             exact = self._exact_passages(parsed, lexical)
-            if exact:
-                items = [i for i in items if i.item in exact] + [
-                    i for i in items if i.item not in exact
-                ]
         elif mode == "lexical":
             items = single_list(lexical, "lexical")
         else:
             items = single_list(semantic, "semantic")
+            exact = self._exact_passages(parsed, semantic)
+        items = [i for i in items if i.item in exact] + [i for i in items if i.item not in exact]
         plan: dict = {"depth": depth, **timings}
         if lexical_plan is not None:
             plan["lexical"] = lexical_plan.as_dict()
         if semantic_info is not None:
             plan["semantic"] = semantic_info.as_dict()
+        if mode == "semantic":
+            plan["exact_passages"] = len(exact)
         if mode == "hybrid":
             plan["fusion"] = {
                 "exact_passages": len(exact),
@@ -262,19 +264,21 @@ class LibrarySearch:
                     "semantic": self.settings.semantic_weight,
                 },
             }
-        return Ranking(items, plan, lexical_plan, version)
+        by_sentence = semantic_info.by_sentence if semantic_info else frozenset()
+        return Ranking(items, plan, lexical_plan, version, mode, by_sentence)
 
-    def _exact_passages(self, parsed: ParsedQuery, lexical: list[tuple[int, float]]) -> set[int]:
-        """Return the lexical candidates that hold a long plain query word for word.
+    def _exact_passages(self, parsed: ParsedQuery, candidates: list[tuple[int, float]]) -> set[int]:
+        """Return the candidates (a list's chunk ids) that hold a long plain query word for word.
 
         A query of EXACT_PHRASE_WORDS or more plain words that a passage contains verbatim is
-        a quotation looking for its source; rank fusion, which sees ranks only, could put a
-        passage close in meaning above it, so such passages go first.
+        a quotation looking for its source. Rank fusion, which sees ranks only, could put a
+        passage close in meaning above it, and so could an embedding when the book says the
+        same thing twice in other words; such passages go first.
         """
         words = parsed.plain_words()
         if not words or len(words) < EXACT_PHRASE_WORDS:
             return set()
-        return self.store.phrase_matches(words, [item for item, _ in lexical])
+        return self.store.phrase_matches(words, [item for item, _ in candidates])
 
     def scope(self, filters: SearchFilters) -> Scope:
         """Resolve filters to the book ids and section ids a search may return."""
@@ -362,7 +366,7 @@ class LibrarySearch:
         item: FusedItem,
         row: dict,
         terms: HighlightTerms,
-        mode: SearchMode,
+        ranking: Ranking,
         explain: bool,
     ) -> SearchHit:
         text = row["text"]
@@ -388,11 +392,18 @@ class LibrarySearch:
             score=round(item.score, 6),
         )
         if explain:
-            lists = {name: None for name in ("lexical", "semantic")}
-            for name, entry in item.lists.items():
-                lists[name] = {"rank": entry.rank, "score": round(entry.score, 6)}
-            hit.explain = {
-                **lists,
-                "fused": round(item.score, 6) if mode == "hybrid" else None,
-            }
+            hit.explain = _explain(item, ranking)
         return hit
+
+
+def _explain(item: FusedItem, ranking: Ranking) -> dict:
+    """Return a hit's rank and score in each list (and which vector matched), and its fused score.
+
+    A semantic hit matched either through its chunk's vector or through one of its sentences'.
+    """
+    lists: dict[str, dict | None] = {name: None for name in ("lexical", "semantic")}
+    for name, entry in item.lists.items():
+        lists[name] = {"rank": entry.rank, "score": round(entry.score, 6)}
+    if lists["semantic"] is not None:
+        lists["semantic"]["vector"] = "sentence" if item.item in ranking.by_sentence else "chunk"
+    return {**lists, "fused": round(item.score, 6) if ranking.mode == "hybrid" else None}

@@ -214,20 +214,31 @@ class IndexStore:
 
     # --- vectors -------------------------------------------------------------------------
 
-    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return every chunk vector: ids (int64) and an (n, 384) float32 matrix."""
+    def vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return every chunk and sentence vector: chunk ids (int64, a chunk's id on each of its
+        rows), an (n, 384) float32 matrix, and which rows are sentence vectors."""
+        connection = self.connection()
         ids: list[int] = []
         blobs: list[bytes] = []
-        for chunk_id, blob in self.connection().execute(
-            "SELECT chunk_id, embedding FROM chunk_vectors"
+        for chunk_id, blob in connection.execute("SELECT chunk_id, embedding FROM chunk_vectors"):
+            ids.append(chunk_id)
+            blobs.append(blob)
+        chunk_rows = len(ids)
+        for chunk_id, blob in connection.execute(
+            "SELECT chunk_id, embedding FROM sentence_vectors"
         ):
             ids.append(chunk_id)
             blobs.append(blob)
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
-        return np.asarray(ids, dtype=np.int64), matrix
+        sentence = np.arange(len(ids)) >= chunk_rows
+        return np.asarray(ids, dtype=np.int64), matrix, sentence
 
     def vectors_fingerprint(self) -> str:
-        """Return a digest that changes when vectors are added, dropped or re-embedded."""
+        """Return a digest that changes when vectors are added, dropped or re-embedded.
+
+        Sentence vectors are written and deleted only together with their chunk's vector, so
+        the chunk vector count and the per-book embedding records cover them too.
+        """
         connection = self.connection()
         digest = hashlib.sha256()
         count = connection.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0]

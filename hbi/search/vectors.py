@@ -2,15 +2,25 @@
 
 sqlite-vec's vec0 KNN is an exact scan in C without SIMD in the PyPI wheel: on 2 cores it
 takes about 64 ms at 100k vectors and 700 ms at 1M, too slow for hybrid search. HBI keeps the
-vectors (unit length, so cosine similarity is a dot product) in one float32 matrix per process
-and searches it in two stages when it is large:
+vectors (unit length, so cosine similarity is a dot product) in one float32 matrix per process:
+each chunk's own vector and its sentence vectors (4.6 per chunk on the shared corpus), all
+rows under the chunk's id, a chunk scoring as its best row. It searches the matrix in three
+steps when it is large:
 
-1. a Hamming scan over 1-bit sign codes of the vectors (48 bytes each, `np.bitwise_count`),
-   keeping the `rescore` nearest codes;
-2. exact float32 dot products for those candidates only, best `depth` returned.
+1. a Hamming scan over 1-bit sign codes of the chunk vectors only (48 bytes each,
+   `np.bitwise_count`), keeping the `rescore` nearest chunks;
+2. exact float32 dot products for those chunks' vectors;
+3. exact dot products for the sentence vectors of the best `sentence_rescore` of them (at
+   least `depth`), best `depth` chunks returned.
 
-Below `exact_below` candidate rows (and whenever a filter leaves that few) it scans the float
-matrix exactly. benchmarks/bench_search.py measures both stages against an exact scan.
+Scanning every sentence's code, or scoring the sentences of all `rescore` candidates, measured
+8 and 2 times slower at 100k chunks. Restricting sentences to the best chunks loses little: a
+sentence is part of its chunk, so a chunk holding a sentence near the query is itself near it
+(the quoted chunks of the shared corpus ranked at most 63rd of ~6,000 by chunk vector); and the
+`depth` chunks returned are all among those whose sentences were scored, since a chunk scores
+at least its chunk vector. Below `exact_below` rows (and whenever a filter leaves that few)
+every row is scored exactly. benchmarks/bench_search.py measures the stages against an exact
+scan.
 """
 
 from __future__ import annotations
@@ -21,31 +31,47 @@ import numpy as np
 
 EXACT_BELOW = 30_000
 DEFAULT_RESCORE = 1_000
+SENTENCE_RESCORE = 200
 
 
 @dataclass(frozen=True)
 class VectorSearchInfo:
-    """How a vector search ran: rows considered, first stage, and candidates re-scored."""
+    """How a vector search ran: rows considered, first stage, candidates re-scored, and which
+    of the hits matched through a sentence vector rather than their chunk vector."""
 
     rows: int
     stage: str  # "exact" | "binary+rescore" | "empty"
     rescored: int
+    by_sentence: frozenset[int] = frozenset()
 
     def as_dict(self) -> dict:
-        return {"rows": self.rows, "stage": self.stage, "rescored": self.rescored}
+        return {
+            "rows": self.rows,
+            "stage": self.stage,
+            "rescored": self.rescored,
+            "matched_by_sentence": len(self.by_sentence),
+        }
 
 
 class VectorMatrix:
-    """Every chunk vector of the index in memory: ids sorted, float32 rows, sign bit codes."""
+    """Every chunk and sentence vector of the index in memory, rows grouped by chunk id.
 
-    def __init__(self, ids: np.ndarray, vectors: np.ndarray):
+    A chunk has one chunk vector and any number of sentence vectors, all under its chunk id;
+    `sentence` marks the sentence rows. A chunk's similarity to a query is the best of its rows.
+    """
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray, sentence: np.ndarray | None = None):
         order = np.argsort(ids, kind="stable")
         self.ids = np.ascontiguousarray(ids[order], dtype=np.int64)
         self.vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
+        marks = np.zeros(len(ids), bool) if sentence is None else np.asarray(sentence, bool)
+        self.sentence = marks[order]
+        self.chunk_rows = np.flatnonzero(~self.sentence)
         dim = self.vectors.shape[1] if self.vectors.ndim == 2 else 0
-        # Sign codes packed into 64-bit words, so the Hamming scan is a few XOR + popcounts.
-        if dim % 64 == 0 and len(self.ids):
-            packed = np.packbits(self.vectors > 0, axis=1)
+        # Sign codes of the chunk rows packed into 64-bit words, so the Hamming scan is a few
+        # XOR + popcounts; code i belongs to row chunk_rows[i].
+        if dim % 64 == 0 and len(self.chunk_rows):
+            packed = np.packbits(self.vectors[self.chunk_rows] > 0, axis=1)
             self.codes: np.ndarray | None = np.ascontiguousarray(packed).view(np.uint64)
         else:
             self.codes = None
@@ -60,15 +86,17 @@ class VectorMatrix:
     @property
     def nbytes(self) -> int:
         codes = self.codes.nbytes if self.codes is not None else 0
-        return self.ids.nbytes + self.vectors.nbytes + codes
+        rows = self.ids.nbytes + self.sentence.nbytes + self.chunk_rows.nbytes
+        return rows + self.vectors.nbytes + codes
 
     def rows_of(self, chunk_ids: np.ndarray) -> np.ndarray:
-        """Return the matrix rows of those chunk ids (ids without a vector are skipped)."""
-        chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
-        positions = np.searchsorted(self.ids, chunk_ids)
-        positions = np.minimum(positions, max(len(self.ids) - 1, 0))
-        found = self.ids[positions] == chunk_ids if len(self.ids) else np.zeros(0, bool)
-        return np.unique(positions[found])
+        """Return every matrix row of those chunk ids, ascending (ids without a vector skipped)."""
+        wanted = np.unique(np.asarray(chunk_ids, dtype=np.int64))
+        first = np.searchsorted(self.ids, wanted, side="left")
+        lengths = np.searchsorted(self.ids, wanted, side="right") - first
+        # Row r of a chunk's run is first + (r's place in the run): one arange, shifted per run.
+        run_starts = np.cumsum(lengths) - lengths
+        return np.repeat(first - run_starts, lengths) + np.arange(lengths.sum())
 
     def search(
         self,
@@ -78,10 +106,12 @@ class VectorMatrix:
         rows: np.ndarray | None = None,
         exact_below: int = EXACT_BELOW,
         rescore: int = DEFAULT_RESCORE,
+        sentence_rescore: int = SENTENCE_RESCORE,
     ) -> tuple[list[tuple[int, float]], VectorSearchInfo]:
         """Return the `depth` nearest (chunk_id, cosine similarity), best first, and how.
 
-        `rows` limits the search to those matrix rows (a filter); None searches everything.
+        A chunk's similarity is that of its nearest row. `rows` (ascending) limits the search
+        to those matrix rows (a filter); None searches everything.
         """
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         considered = len(self.ids) if rows is None else len(rows)
@@ -89,33 +119,54 @@ class VectorMatrix:
             return [], VectorSearchInfo(considered, "empty", 0)
         rescore = max(rescore, depth)
         if considered <= max(exact_below, rescore) or self.codes is None:
-            candidates = rows
+            positions = np.arange(len(self.ids)) if rows is None else rows
             similarities = self.vectors @ query if rows is None else self.vectors[rows] @ query
-            stage = "exact"
-        else:
-            candidates = self._nearest_codes(query, rescore, rows)
-            similarities = self.vectors[candidates] @ query
-            stage = "binary+rescore"
-        ids = self.ids if candidates is None else self.ids[candidates]
-        best = _top(similarities, ids, depth)
-        hits = [(int(ids[i]), float(similarities[i])) for i in best]
-        rescored = len(similarities) if stage != "exact" else 0
-        return hits, VectorSearchInfo(considered, stage, rescored)
+            hits, by_sentence = self._best_chunks(positions, similarities, depth)
+            return hits, VectorSearchInfo(considered, "exact", 0, by_sentence)
+        codes = (
+            None if rows is None else np.searchsorted(self.chunk_rows, rows[~self.sentence[rows]])
+        )
+        candidates = self.chunk_rows[self._nearest_codes(query, rescore, codes)]
+        chunk_similarities = self.vectors[candidates] @ query
+        order = _top(chunk_similarities, self.ids[candidates], max(sentence_rescore, depth))
+        best = candidates[order]
+        positions = self.rows_of(self.ids[best])
+        similarities = self.vectors[positions] @ query
+        hits, by_sentence = self._best_chunks(positions, similarities, depth)
+        return hits, VectorSearchInfo(considered, "binary+rescore", len(candidates), by_sentence)
 
-    def _nearest_codes(self, query: np.ndarray, count: int, rows: np.ndarray | None) -> np.ndarray:
-        """Return the `count` rows whose sign codes are nearest the query's (Hamming)."""
+    def _best_chunks(
+        self, positions: np.ndarray, similarities: np.ndarray, depth: int
+    ) -> tuple[list[tuple[int, float]], frozenset[int]]:
+        """Return the `depth` best chunks among ascending rows, and those a sentence row won."""
+        ids = self.ids[positions]
+        starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+        best = np.maximum.reduceat(similarities, starts)
+        chunk_ids = ids[starts]
+        ends = np.append(starts[1:], len(ids))
+        hits, by_sentence = [], set()
+        for group in _top(best, chunk_ids, depth):
+            start = starts[group]
+            winner = positions[start + int(np.argmax(similarities[start : ends[group]]))]
+            hits.append((int(chunk_ids[group]), float(best[group])))
+            if self.sentence[winner]:
+                by_sentence.add(hits[-1][0])
+        return hits, frozenset(by_sentence)
+
+    def _nearest_codes(self, query: np.ndarray, count: int, codes: np.ndarray | None) -> np.ndarray:
+        """Return the `count` codes (of all, or of those indices) nearest the query's (Hamming)."""
         assert self.codes is not None
         query_code = np.packbits(query > 0).view(np.uint64)
-        codes = self.codes if rows is None else self.codes[rows]
-        distances = np.bitwise_count(codes ^ query_code).sum(axis=1, dtype=np.uint16)
+        scanned = self.codes if codes is None else self.codes[codes]
+        distances = np.bitwise_count(scanned ^ query_code).sum(axis=1, dtype=np.uint16)
         # A histogram finds the distance cut-off in one pass; ties at the cut-off fill up the
-        # rest in row order, so exactly `count` candidates are re-scored.
+        # rest in code order, so exactly `count` candidates (or all there are) are re-scored.
         histogram = np.bincount(distances, minlength=query.size + 1)
         cutoff = int(np.searchsorted(np.cumsum(histogram), count))
         below = np.flatnonzero(distances < cutoff)
         at_cutoff = np.flatnonzero(distances == cutoff)[: count - len(below)]
         chosen = np.concatenate([below, at_cutoff])
-        return chosen if rows is None else rows[chosen]
+        return chosen if codes is None else codes[chosen]
 
 
 def _top(similarities: np.ndarray, ids: np.ndarray, depth: int) -> np.ndarray:

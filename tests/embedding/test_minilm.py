@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hbi.embedding import MODEL_NAME, MiniLMEmbedder, onnx_cache
+from hbi.embedding.late_chunking import SENTENCE_VECTORS_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,10 +116,56 @@ def test_token_offsets_are_character_spans_of_the_word_pieces(embedder: MiniLMEm
     assert pieces[-2:] == ["東", "京"]
 
 
-def test_model_id_names_model_and_weights_hash(embedder: MiniLMEmbedder) -> None:
-    name, _, weights_hash = embedder.model_id.partition("@")
+def test_model_id_names_model_weights_hash_and_sentence_rules(embedder: MiniLMEmbedder) -> None:
+    name, _, version = embedder.model_id.partition("@")
+    weights_hash, _, sentence_rules = version.partition("+")
     assert name == MODEL_NAME
     assert weights_hash == embedder.files.weights_sha256[:12]
+    assert sentence_rules == f"sentences.{SENTENCE_VECTORS_VERSION}"
+
+
+PASSAGE = (
+    "The Time Traveller (for so it will be convenient to speak of him) was expounding a "
+    "recondite matter to us. His grey eyes shone and twinkled, and his usually pale face was "
+    "flushed and animated. The fire burned brightly, and the soft radiance of the incandescent "
+    "lights in the lilies of silver caught the bubbles that flashed and passed in our glasses. "
+    "Our chairs, being his patents, embraced and caressed us rather than submitted to be sat upon."
+)
+
+
+def test_embed_chunks_keeps_the_chunk_vectors_of_embed(
+    embedder: MiniLMEmbedder, reference_texts: list[str], onnx_vectors: np.ndarray
+) -> None:
+    chunks = embedder.embed_chunks(reference_texts)
+    np.testing.assert_array_equal(np.stack([c.chunk for c in chunks]), onnx_vectors)
+
+
+def test_a_chunk_of_several_sentences_gets_one_unit_vector_per_sentence(
+    embedder: MiniLMEmbedder,
+) -> None:
+    [passage, short] = embedder.embed_chunks([PASSAGE, "One sentence only."])
+    assert passage.sentences.shape == (4, 384) and passage.sentences.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(passage.sentences, axis=1), 1.0, atol=1e-5)
+    assert short.sentences.shape == (0, 384)
+
+
+def test_sentence_vectors_agree_with_the_numpy_forward_pass(embedder: MiniLMEmbedder) -> None:
+    texts = [PASSAGE, PASSAGE.replace("Traveller", "Voyager"), "Too short."]
+    for onnx, numpy in zip(
+        embedder.embed_chunks(texts), embedder.embed_chunks_with_numpy(texts), strict=True
+    ):
+        np.testing.assert_allclose(onnx.sentences, numpy.sentences, atol=2e-5)
+
+
+def test_a_quoted_sentence_is_nearer_its_sentence_vector_than_its_chunk_vector(
+    embedder: MiniLMEmbedder,
+) -> None:
+    quote = "His grey eyes shone and twinkled, and his usually pale face was flushed and animated."
+    [passage] = embedder.embed_chunks([PASSAGE])
+    query = embedder.embed([quote])[0]
+    sentence_similarities = passage.sentences @ query
+    assert int(np.argmax(sentence_similarities)) == 1
+    assert sentence_similarities[1] > float(passage.chunk @ query) + 0.1
 
 
 def test_second_load_reuses_cached_graph_without_rebuilding(

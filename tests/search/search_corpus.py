@@ -1,7 +1,7 @@
 """The search tests' library: three corpus books through HBI's own pipeline.
 
 Extracted, chunked, written and embedded exactly as the ingest assets do (prepare_book,
-TextIndexResource.replace_book, the MiniLM model, VectorIndexResource.write_vectors).
+TextIndexResource.replace_book, MiniLMEmbedder.embed_chunks, VectorIndexResource.write_vectors).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def build_library(path: Path, model, names: tuple[str, ...] = LIBRARY_BOOKS) -> 
         prepared = prepare_book(data, book_id=book_id, object_key=name, etag=None, tokenizer=model)
         text_index.replace_book(prepared.rows)
         chunks = prepared.rows.chunks
-        vectors = model.embed([c.text for c in chunks])
+        vectors = model.embed_chunks([c.text for c in chunks])
         vector_index.write_vectors(
             book_id, model.model_id, {c.chunk_id: vectors[i] for i, c in enumerate(chunks)}, {}
         )

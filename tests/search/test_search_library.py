@@ -8,7 +8,7 @@ from search_corpus import ALICE, TIME_MACHINE, WAR, Library
 
 from hbi.book import BookMetadata, ExtractedBook, TocEntry
 from hbi.chunking import chunk_book
-from hbi.records import build_rows
+from hbi.records import ChunkVectors, build_rows
 from hbi.search import LibrarySearch, SearchError, SearchFilters, SearchSettings
 from hbi.search.query_log import QueryLog
 from hbi_resources.search import SearchResource
@@ -241,25 +241,30 @@ def test_vector_changes_are_seen_and_deleted_books_vanish(tmp_path) -> None:
             data=text.encode(),
         )
         TextIndexResource(path=path).replace_book(rows)
-        vectors = rng.standard_normal((len(rows.chunks), 384)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = rng.standard_normal((len(rows.chunks), 2, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
         VectorIndexResource(path=path).write_vectors(
             book_id,
             "test-model",
-            {c.chunk_id: v for c, v in zip(rows.chunks, vectors, strict=True)},
+            {
+                c.chunk_id: ChunkVectors(v[0], v[1:])
+                for c, v in zip(rows.chunks, vectors, strict=True)
+            },
             {},
         )
-        return vectors[0]
+        return vectors[0, 1]  # the first chunk's sentence vector
 
     first = add("first", "a quiet morning by the river")
     search = LibrarySearch(path, settings=SearchSettings(vector_refresh_s=0.0))
     try:
         assert search.search("x", mode="semantic", query_vector=first).hits[0].book_id == "first"
         second = add("second", "a loud evening in the city")
-        hits = search.search("x", mode="semantic", query_vector=second).hits
+        hits = search.search("x", mode="semantic", query_vector=second, explain=True).hits
         assert hits[0].book_id == "second"
+        assert hits[0].explain["semantic"]["vector"] == "sentence"
         TextIndexResource(path=path).delete_book("second")
         hits = search.search("x", mode="semantic", query_vector=second).hits
         assert [h.book_id for h in hits] == ["first"]
+        assert len(search.vectors.matrix()) == 2  # first's chunk and sentence vector only
     finally:
         search.close()

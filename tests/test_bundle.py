@@ -1,0 +1,70 @@
+"""A book's bundle carries its sentence vectors, so a restore needs no model to rebuild them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hbi.bundle import BookBundle, bundle_fingerprint, read_bundle, sha256_file, write_bundle
+from hbi_assets.books import book_bundle
+from hbi_resources.text_index import TextIndexResource
+from hbi_resources.vector_index import VectorIndexResource
+from tests.small_books import book_rows, index_book
+
+
+@pytest.fixture
+def bundle(tmp_path) -> BookBundle:
+    path = str(tmp_path / "index.sqlite")
+    indexes = TextIndexResource(path=path), VectorIndexResource(path=path)
+    index_book(indexes, book_rows(["alpha beta gamma.", "delta epsilon.", "zeta eta."]))
+    return book_bundle("book", *indexes)
+
+
+def test_sentence_vectors_survive_a_bundle_round_trip(bundle: BookBundle, tmp_path) -> None:
+    manifest = write_bundle(tmp_path / "bundle", bundle)
+    assert manifest["files"]["sentence_embeddings.parquet"]["rows"] == 6
+    restored = read_bundle(tmp_path / "bundle")
+    assert restored.sentence_vectors.keys() == bundle.sentence_vectors.keys()
+    for chunk_id, vectors in bundle.sentence_vectors.items():
+        np.testing.assert_array_equal(restored.sentence_vectors[chunk_id], vectors)
+    for chunk_id, vectors in restored.chunk_vectors().items():
+        assert vectors.sentences.shape == (2, 384)
+        np.testing.assert_array_equal(
+            vectors.chunk, bundle.vectors[bundle.chunk_ids.index(chunk_id)]
+        )
+
+
+def test_a_changed_sentence_vector_changes_the_fingerprint(bundle: BookBundle) -> None:
+    chunk_id = bundle.chunk_ids[0]
+    changed = dict(bundle.sentence_vectors)
+    changed[chunk_id] = changed[chunk_id][::-1].copy()
+    assert bundle_fingerprint(replace(bundle, sentence_vectors=changed)) != bundle_fingerprint(
+        bundle
+    )
+
+
+def test_a_bundle_from_before_sentence_vectors_reads_with_none(
+    bundle: BookBundle, tmp_path
+) -> None:
+    folder = tmp_path / "bundle"
+    write_bundle(folder, bundle)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["files"]["sentence_embeddings.parquet"]
+    manifest["format"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    (folder / "sentence_embeddings.parquet").unlink()
+    restored = read_bundle(folder)
+    assert restored.sentence_vectors == {} and restored.chunk_ids == bundle.chunk_ids
+    assert all(len(v.sentences) == 0 for v in restored.chunk_vectors().values())
+
+
+def test_every_bundle_file_is_in_the_manifest(bundle: BookBundle, tmp_path) -> None:
+    manifest = write_bundle(tmp_path / "bundle", bundle)
+    for name, entry in manifest["files"].items():
+        assert sha256_file(Path(tmp_path / "bundle" / name)) == entry["sha256"]
+    assert "sentence_embeddings.parquet" in manifest["files"]
