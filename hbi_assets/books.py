@@ -1,12 +1,14 @@
 """Per-book assets: a book object becomes text (FTS5), embeddings, a ToC graph and a backup."""
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import dagster as dg
 
+from hbi.backup_store import bundle_prefix, pointer_key
 from hbi.book_id import book_id_for_key
 from hbi.bundle import BookBundle, bundle_fingerprint, write_bundle
 from hbi.errors import BookError
@@ -20,6 +22,19 @@ from hbi_resources.text_index import TextIndexResource
 from hbi_resources.vector_index import VectorIndexResource
 
 OBJECT_KEY_TAG = "hbi/object_key"
+ENV_INGEST_NICENESS = "HBI_INGEST_NICENESS"
+
+
+def yield_cpu_to_queries() -> None:
+    """Lower this run's CPU priority (nice 10 by default, HBI_INGEST_NICENESS; 0 leaves it).
+
+    Extraction and the model take every core they get; searches served on the same machine
+    then wait behind them. At a lower priority the ingest still gets all the idle CPU.
+    """
+    wanted = int(os.environ.get(ENV_INGEST_NICENESS, "10"))
+    current = os.nice(0)
+    if current < wanted:
+        os.nice(wanted - current)
 
 
 def _object_key(
@@ -53,6 +68,7 @@ def book_text(
     text_index: TextIndexResource,
     embedder: EmbedderResource,
 ) -> dg.MaterializeResult:
+    yield_cpu_to_queries()
     with retry_transient_errors():
         book_id = context.partition_key
         key = _object_key(context, object_store, text_index)
@@ -109,13 +125,14 @@ def book_text(
     kinds={"sqlite"},
     deps=[book_text],
     automation_condition=dg.AutomationCondition.eager(),
-    description="One all-MiniLM-L6-v2 vector per chunk in sqlite-vec; cached by model + text.",
+    description="A MiniLM vector per chunk and per sentence in sqlite-vec; cached by model + text.",
 )
 def book_embeddings(
     context: dg.AssetExecutionContext,
     vector_index: VectorIndexResource,
     embedder: EmbedderResource,
 ) -> dg.MaterializeResult:
+    yield_cpu_to_queries()
     with retry_transient_errors():
         book_id = context.partition_key
         model = embedder.model()
@@ -128,7 +145,7 @@ def book_embeddings(
             [p.text for p in pending],
             hashes,
             cached,
-            lambda texts: model.embed(texts, batch_size=embedder.batch_size),
+            lambda texts: model.embed_chunks(texts, batch_size=embedder.batch_size),
         )
         embed_s = time.perf_counter() - embed_started
         total = vector_index.write_vectors(
@@ -141,6 +158,7 @@ def book_embeddings(
             metadata={
                 "model": model.model_id,
                 "vectors": total,
+                "sentence_vectors": vector_index.sentence_vector_count(book_id),
                 "computed": len(fresh),
                 "reused_from_cache": len(pending) - sum(1 for h in hashes if h not in cached),
                 "already_current": total - len(pending),
@@ -169,14 +187,8 @@ def book_toc_graph(
         if book is None:
             raise dg.Failure(description=f"{book_id}: not in the text index", allow_retries=False)
         started = time.perf_counter()
-        sections = text_index.sections(book_id)
-        chunk_ids: dict[str, list[int]] = {}
-        for chunk in text_index.chunks(book_id):
-            chunk_ids.setdefault(chunk["section_id"], []).append(chunk["chunk_id"])
-        for section in sections:
-            section["chunk_ids"] = chunk_ids.get(section["section_id"], [])
+        stats = graph.replace_book_from_index(text_index, book_id)
         terms = text_index.terms(book_id)
-        stats = graph.replace_book(book, sections, terms)
         return dg.MaterializeResult(
             metadata={
                 "sections": stats.sections,
@@ -213,12 +225,8 @@ def book_bundle(
         content_hashes=[hashes[c] for c in chunk_ids],
         terms=text_index.terms(book_id),
         model_id=vector_index.model_of(book_id) or "",
+        sentence_vectors=vector_index.sentence_vectors(book_id),
     )
-
-
-def bundle_prefix(book_id: str, fingerprint: str) -> str:
-    """Return where a book's bundle of that fingerprint lives in the backups bucket."""
-    return f"books/{book_id}/{fingerprint}/"
 
 
 @dg.asset(
@@ -251,9 +259,14 @@ def book_backup(
                 size = object_store.upload_with_manifest(
                     bucket, prefix, folder, list(manifest["files"])
                 )
-        pointer = {"book_id": book_id, "fingerprint": fingerprint, "prefix": prefix}
+        pointer = {
+            "book_id": book_id,
+            "fingerprint": fingerprint,
+            "prefix": prefix,
+            "content_hash": bundle.book["content_hash"],
+        }
         object_store.put_bytes(
-            bucket, f"books/{book_id}/LATEST.json", json.dumps(pointer).encode(), "application/json"
+            bucket, pointer_key(book_id), json.dumps(pointer).encode(), "application/json"
         )
         return dg.MaterializeResult(
             metadata={
@@ -263,6 +276,7 @@ def book_backup(
                 "bytes_written": size,
                 "chunks": len(bundle.chunks),
                 "vectors": len(bundle.chunk_ids),
+                "sentence_vectors": sum(len(v) for v in bundle.sentence_vectors.values()),
                 "sections": len(bundle.sections),
                 "model": bundle.model_id,
                 "duration_s": round(time.perf_counter() - started, 3),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from hbi.backup_store import pointer_key
 from hbi.bundle import BundleError, verify_bundle
 from hbi.chunking import MODEL_TOKEN_LIMIT, SPECIAL_TOKENS
 from hbi_assets.books import book_backup, book_embeddings, book_text, book_toc_graph
@@ -35,7 +36,11 @@ def chunks_fit_the_model(
 def every_chunk_has_one_vector(
     context: dg.AssetCheckExecutionContext, text_index: TextIndexResource
 ) -> dg.AssetCheckResult:
-    """Each of the book's chunks has exactly one vector, and no vector lacks its chunk."""
+    """Each of the book's chunks has exactly one vector, and no (sentence) vector lacks its chunk.
+
+    A sentence vector is only ever written with its chunk's vector, so one without a chunk
+    vector is an orphan too.
+    """
     connection = text_index.connect()
     book_id = context.partition_key
     chunks, with_vector = connection.execute(
@@ -43,12 +48,28 @@ def every_chunk_has_one_vector(
         "LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE c.book_id = ?",
         (book_id,),
     ).fetchone()
+    sentences, without_chunk_vector = connection.execute(
+        "SELECT count(*), count(*) - count(v.chunk_id) FROM chunks c "
+        "JOIN sentence_vectors s ON s.chunk_id = c.chunk_id "
+        "LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE c.book_id = ?",
+        (book_id,),
+    ).fetchone()
     orphans = connection.execute(
         "SELECT count(*) FROM chunk_vectors WHERE chunk_id NOT IN (SELECT chunk_id FROM chunks)"
     ).fetchone()[0]
+    without_chunk = connection.execute(
+        "SELECT count(*) FROM sentence_vectors WHERE chunk_id NOT IN (SELECT chunk_id FROM chunks)"
+    ).fetchone()[0]
+    sentence_orphans = without_chunk_vector + without_chunk
     return dg.AssetCheckResult(
-        passed=chunks == with_vector and orphans == 0,
-        metadata={"chunks": chunks, "with_vector": with_vector, "orphan_vectors": orphans},
+        passed=chunks == with_vector and orphans == 0 and sentence_orphans == 0,
+        metadata={
+            "chunks": chunks,
+            "with_vector": with_vector,
+            "sentence_vectors": sentences,
+            "orphan_vectors": orphans,
+            "orphan_sentence_vectors": sentence_orphans,
+        },
     )
 
 
@@ -81,9 +102,7 @@ def backup_bundle_verifies(
 ) -> dg.AssetCheckResult:
     """The book's latest bundle downloads whole and every file matches its SHA-256."""
     bucket = object_store.backups_bucket
-    pointer = json.loads(
-        object_store.get_bytes(bucket, f"books/{context.partition_key}/LATEST.json")
-    )
+    pointer = json.loads(object_store.get_bytes(bucket, pointer_key(context.partition_key)))
     with tempfile.TemporaryDirectory() as tmp:
         for obj in object_store.list_objects(bucket, pointer["prefix"]):
             name = obj.object_name.rsplit("/", 1)[-1]

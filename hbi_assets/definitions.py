@@ -3,7 +3,12 @@
 import dagster as dg
 
 from hbi.config import load_stack_env
-from hbi_assets.backups import full_backup_job, library_backup, nightly_backup
+from hbi_assets.backups import (
+    full_backup_job,
+    library_backup,
+    newest_full_backup_verifies,
+    nightly_backup,
+)
 from hbi_assets.books import book_assets, ingest_book_job
 from hbi_assets.checks import asset_checks
 from hbi_assets.library import (
@@ -24,7 +29,7 @@ load_stack_env()
 
 defs = dg.Definitions(
     assets=[*book_assets, library_catalog, library_backup, index_maintenance, search_analytics],
-    asset_checks=asset_checks,
+    asset_checks=[*asset_checks, newest_full_backup_verifies],
     jobs=[
         ingest_book_job,
         index_book_text_job,

@@ -91,3 +91,20 @@ class CatalogResource(dg.ConfigurableResource):
         """Return the catalog file's size in bytes."""
         path = Path(self.path or default_catalog_path())
         return path.stat().st_size if path.exists() else 0
+
+    def restore_parquet(self, parquet: Path) -> int:
+        """Replace the catalog with the rows of a backup's catalog.parquet; return the count.
+
+        An empty file stands for a library that had no catalog yet.
+        """
+        names = ", ".join(CATALOG_COLUMNS)
+        with self.connect() as connection:
+            connection.execute("BEGIN TRANSACTION")
+            connection.execute("DELETE FROM books")
+            if parquet.stat().st_size:
+                connection.execute(
+                    f"INSERT INTO books ({names}) SELECT {names} FROM read_parquet(?)",
+                    [str(parquet)],
+                )
+            connection.execute("COMMIT")
+            return connection.execute("SELECT count(*) FROM books").fetchone()[0]

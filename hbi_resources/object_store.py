@@ -11,6 +11,7 @@ import dagster as dg
 import urllib3
 from minio import Minio
 from minio.datatypes import Object
+from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 from pydantic import Field
 
@@ -132,3 +133,15 @@ class ObjectStoreResource(dg.ConfigurableResource):
     def list_objects(self, bucket: str, prefix: str | None = None) -> Iterator[Object]:
         """Yield every object under prefix, page by page as the S3 API lists them."""
         yield from self.client().list_objects(bucket, prefix=prefix, recursive=True)
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object under prefix; return how many went (raises if any delete failed)."""
+        client = self.client()
+        keys = [obj.object_name for obj in client.list_objects(bucket, prefix, recursive=True)]
+        errors = list(client.remove_objects(bucket, (DeleteObject(key) for key in keys)))
+        if errors:
+            raise RuntimeError(
+                f"could not delete {len(errors)} objects under s3://{bucket}/{prefix}: "
+                f"{errors[0].code} {errors[0].name}"
+            )
+        return len(keys)

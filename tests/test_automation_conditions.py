@@ -79,3 +79,31 @@ def test_a_changed_book_is_carried_downstream_again() -> None:
         again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
         assert requested(again, EMBEDDINGS) == {"war.md"}
         assert requested(again, GRAPH) == {"war.md"}
+
+
+def test_a_restore_reports_books_as_built_and_automation_leaves_them() -> None:
+    from hbi.restore import RestoredBook, RestoreReport
+    from hbi_assets.restore_events import report_restore
+
+    report = RestoreReport(
+        backup_id="20261122T023000Z",
+        source="full",
+        model_id="m",
+        re_embedded=False,
+        books=[
+            RestoredBook("war.md", "c1", embedded=True, bundle_fingerprint="f1"),
+            RestoredBook("alice.txt", "c2", embedded=False, bundle_fingerprint=None),
+        ],
+    )
+    with dg.instance_for_test() as instance:
+        cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+        report_restore(instance, report)
+        assert set(instance.get_dynamic_partitions("books")) == {"war.md", "alice.txt"}
+        for key in (TEXT, EMBEDDINGS, GRAPH, BACKUP):
+            assert "war.md" in instance.get_materialized_partitions(key), key
+        assert "alice.txt" not in instance.get_materialized_partitions(EMBEDDINGS)
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        for key in (EMBEDDINGS, GRAPH, BACKUP):
+            assert "war.md" not in requested(after, key), key
+        # A book restored without vectors is embedded by automation, then backed up.
+        assert requested(after, EMBEDDINGS) == {"alice.txt"}

@@ -7,6 +7,7 @@ import warnings
 import click
 
 from hbi import __version__
+from hbi.cli.backup import backup, backups, restore, wipe
 from hbi.cli.books import add, books, embed, ingest, materialize, search, toc
 from hbi.cli.serve import serve
 from hbi.cli.stack import stack, up
@@ -33,6 +34,10 @@ for command in (
     embed,
     eval_group,
     serve,
+    backup,
+    backups,
+    restore,
+    wipe,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,161 @@
+"""The backups bucket as HBI lays it out, read and pruned through the object store resource.
+
+```
+full/<backup id>/index.sqlite, catalog.parquet, graph.jsonl, manifest.json
+books/<book id>/<fingerprint>/*.parquet, manifest.json     (per-book bundles)
+books/<book id>/LATEST.json                                 (the book's newest bundle)
+```
+
+A folder counts only once its manifest.json is there: uploads write it last.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hbi.bundle import BookBundle, BundleError, read_bundle, sha256_file
+from hbi.retention import backup_time
+from hbi_resources.object_store import ObjectStoreResource
+
+FULL_PREFIX = "full/"
+BOOKS_PREFIX = "books/"
+
+
+class BackupError(RuntimeError):
+    """A backup is missing, incomplete, or does not match its manifest."""
+
+
+def full_prefix(backup_id: str) -> str:
+    return f"{FULL_PREFIX}{backup_id}/"
+
+
+def bundle_prefix(book_id: str, fingerprint: str) -> str:
+    """Return where a book's bundle of that fingerprint lives in the backups bucket."""
+    return f"{BOOKS_PREFIX}{book_id}/{fingerprint}/"
+
+
+def pointer_key(book_id: str) -> str:
+    return f"{BOOKS_PREFIX}{book_id}/LATEST.json"
+
+
+def full_backup_ids(store: ObjectStoreResource) -> list[str]:
+    """Return the ids of complete full backups (those with a manifest), newest first."""
+    ids = []
+    for obj in store.list_objects(store.backups_bucket, FULL_PREFIX):
+        parts = obj.object_name[len(FULL_PREFIX) :].split("/")
+        if len(parts) == 2 and parts[1] == "manifest.json":
+            ids.append(parts[0])
+    return sorted(ids, key=lambda b: (backup_time(b), b), reverse=True)
+
+
+def read_full_manifest(store: ObjectStoreResource, backup_id: str) -> dict:
+    """Return a full backup's manifest; BackupError when there is no such complete backup."""
+    key = full_prefix(backup_id) + "manifest.json"
+    if not store.exists(store.backups_bucket, key):
+        raise BackupError(f"no full backup {backup_id!r} in s3://{store.backups_bucket}/")
+    return json.loads(store.get_bytes(store.backups_bucket, key))
+
+
+def describe_full_backups(store: ObjectStoreResource) -> list[dict]:
+    """Return a summary of every complete full backup, newest first."""
+    summaries = []
+    for backup_id in full_backup_ids(store):
+        manifest = read_full_manifest(store, backup_id)
+        summaries.append(
+            {
+                "backup_id": backup_id,
+                "created_at": manifest["created_at"],
+                "hbi_version": manifest["hbi_version"],
+                "model_id": manifest["model_id"],
+                "books": len(manifest["books"]),
+                "bytes": sum(f["bytes"] for f in manifest["files"].values()),
+                "counts": manifest["counts"],
+                "location": f"s3://{store.backups_bucket}/{full_prefix(backup_id)}",
+            }
+        )
+    return summaries
+
+
+def download_full_backup(store: ObjectStoreResource, backup_id: str, folder: Path) -> dict:
+    """Download a full backup into folder, verify every file against the manifest, return it."""
+    manifest = read_full_manifest(store, backup_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in manifest["files"]:
+        key = full_prefix(backup_id) + name
+        if not store.exists(store.backups_bucket, key):
+            raise BackupError(f"full backup {backup_id}: {name} is missing from the bucket")
+        store.get_file(store.backups_bucket, key, str(folder / name))
+    verify_files(folder, manifest, f"full backup {backup_id}")
+    return manifest
+
+
+def verify_files(folder: Path, manifest: dict, what: str) -> None:
+    """Raise BackupError unless every file in the manifest has its size and SHA-256."""
+    for name, expected in manifest["files"].items():
+        path = folder / name
+        if path.stat().st_size != expected["bytes"]:
+            raise BackupError(
+                f"{what}: {name} has {path.stat().st_size} bytes, manifest says {expected['bytes']}"
+            )
+        if sha256_file(path) != expected["sha256"]:
+            raise BackupError(f"{what}: {name} does not match its SHA-256 in the manifest")
+
+
+def delete_full_backup(store: ObjectStoreResource, backup_id: str) -> int:
+    """Delete a full backup, manifest first so it never looks complete; return objects deleted."""
+    prefix = full_prefix(backup_id)
+    deleted = store.delete_prefix(store.backups_bucket, prefix + "manifest.json")
+    return deleted + store.delete_prefix(store.backups_bucket, prefix)
+
+
+def latest_pointer(store: ObjectStoreResource, book_id: str) -> dict | None:
+    """Return the book's LATEST.json pointer, or None when it was never backed up."""
+    key = pointer_key(book_id)
+    if not store.exists(store.backups_bucket, key):
+        return None
+    return json.loads(store.get_bytes(store.backups_bucket, key))
+
+
+def download_bundle(store: ObjectStoreResource, book_id: str, fingerprint: str, folder: Path):
+    """Download and verify one per-book bundle; return its rows (BookBundle)."""
+    prefix = bundle_prefix(book_id, fingerprint)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [
+        obj.object_name[len(prefix) :] for obj in store.list_objects(store.backups_bucket, prefix)
+    ]
+    if "manifest.json" not in names:
+        raise BackupError(f"{book_id}: no complete bundle at s3://{store.backups_bucket}/{prefix}")
+    for name in names:
+        store.get_file(store.backups_bucket, prefix + name, str(folder / name))
+    try:
+        bundle: BookBundle = read_bundle(folder)
+    except BundleError as exc:
+        raise BackupError(f"{book_id}: bundle {fingerprint[:12]}: {exc}") from exc
+    return bundle
+
+
+def bundle_fingerprints(store: ObjectStoreResource) -> dict[str, set[str]]:
+    """Return every complete per-book bundle in the bucket, as book id → fingerprints."""
+    found: dict[str, set[str]] = {}
+    for obj in store.list_objects(store.backups_bucket, BOOKS_PREFIX):
+        parts = obj.object_name[len(BOOKS_PREFIX) :].split("/")
+        if len(parts) == 3 and parts[2] == "manifest.json":
+            found.setdefault(parts[0], set()).add(parts[1])
+    return found
+
+
+def unreferenced_bundles(
+    bundles: dict[str, set[str]], library: set[str], kept_manifests: list[dict]
+) -> dict[str, set[str]]:
+    """Return the bundles retention may delete: those of books no longer in the library that no
+    kept full backup references. Bundles of books still in the library are never returned."""
+    referenced: dict[str, set[str]] = {}
+    for manifest in kept_manifests:
+        for book_id, entry in manifest["books"].items():
+            referenced.setdefault(book_id, set()).add(entry["fingerprint"])
+    return {
+        book_id: stale
+        for book_id, fingerprints in bundles.items()
+        if book_id not in library and (stale := fingerprints - referenced.get(book_id, set()))
+    }
