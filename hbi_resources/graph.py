@@ -13,6 +13,7 @@ from pydantic import Field
 
 from hbi import config
 from hbi_resources.health import ServiceHealth
+from hbi_resources.text_index import TextIndexResource
 
 
 class GraphResource(dg.ConfigurableResource):
@@ -22,6 +23,11 @@ class GraphResource(dg.ConfigurableResource):
     user: str = "neo4j"
     password: str
     database: str = config.DEFAULT_NEO4J_DATABASE
+    transaction_retry_s: float = Field(
+        default=10.0,
+        description="How long the driver retries a transaction on a transient error; a longer "
+        "outage is left to the step's retries (hbi_assets/retries.py), which Dagster shows",
+    )
 
     @classmethod
     def from_env(cls) -> GraphResource:
@@ -40,7 +46,7 @@ class GraphResource(dg.ConfigurableResource):
             self.uri,
             auth=(self.user, self.password),
             connection_timeout=10.0,
-            max_transaction_retry_time=30.0,
+            max_transaction_retry_time=self.transaction_retry_s,
             # Schema hints (e.g. "property does not exist yet") are not errors; keep logs clean.
             notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
         )
@@ -75,6 +81,19 @@ class GraphResource(dg.ConfigurableResource):
         self.ensure_schema()
         with self.driver() as driver, driver.session(database=self.database) as session:
             return session.execute_write(_write_book, book, sections, terms)
+
+    def replace_book_from_index(self, text_index: TextIndexResource, book_id: str) -> GraphStats:
+        """Build the book's subgraph from its rows in the text index (KeyError if not there)."""
+        book = text_index.book(book_id)
+        if book is None:
+            raise KeyError(f"{book_id}: not in the text index")
+        sections = text_index.sections(book_id)
+        chunk_ids: dict[str, list[int]] = {}
+        for chunk in text_index.chunks(book_id):
+            chunk_ids.setdefault(chunk["section_id"], []).append(chunk["chunk_id"])
+        for section in sections:
+            section["chunk_ids"] = chunk_ids.get(section["section_id"], [])
+        return self.replace_book(book, sections, text_index.terms(book_id))
 
     def delete_book(self, book_id: str) -> int:
         """Remove the book's subgraph; return how many nodes were deleted."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,9 @@ class LocalStack:
 
     def __init__(self, home: Path | None = None):
         self.layout = config.HomeLayout(home) if home else config.layout()
+        # Server data, logs and credentials: readable by the owner only.
+        self.layout.stack.mkdir(parents=True, exist_ok=True)
+        self.layout.stack.chmod(0o700)
         self.state_file = self.layout.stack / "stack.json"
         self.settings = self._load_or_create_settings()
         minio = self.settings["minio"]
@@ -189,6 +194,25 @@ class LocalStack:
         if not self.minio_external() and self.minio.stop():
             stopped.append("minio")
         return stopped
+
+    @contextmanager
+    def stopped(self, name: str) -> Iterator[MinioServer | Neo4jServer]:
+        """Stop one local server ("minio" or "neo4j") for the block, for fault drills.
+
+        However the block ends, the server is started again and answers before this returns;
+        the block may start it earlier itself (it is given the server) to play a restart.
+        """
+        server, external = {
+            "minio": (self.minio, self.minio_external()),
+            "neo4j": (self.neo4j, self.neo4j_external()),
+        }[name]
+        if external:
+            raise process.StackError(f"{name} is external: the stack does not stop it")
+        server.stop()
+        try:
+            yield server
+        finally:
+            server.start()
 
     def status(self, with_versions: bool = True) -> list[ServerState]:
         """Return each server's state, endpoint, data folder, pid and (when running) version."""
