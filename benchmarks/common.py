@@ -61,6 +61,12 @@ def start_stack(home: Path):
     return stack
 
 
+def percentile(values: list[float], share: float) -> float:
+    """Return the nearest-rank percentile of values (share in 0..1, e.g. 0.95 for p95)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
 def write_results(name: str, payload: dict) -> Path:
     """Write a benchmark's JSON to benchmarks/results/<name>.json and return the path."""
     RESULTS.mkdir(parents=True, exist_ok=True)

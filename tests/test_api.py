@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from hbi.api import create_app
+from hbi.config import layout
+from hbi.index_db import default_index_path
+from hbi.search.query_log import QueryLog
+from hbi.stack import LocalStack
+from hbi_resources.text_index import TextIndexResource
 from tests.conftest import shared_dir
 
 pytestmark = pytest.mark.integration
@@ -58,12 +66,49 @@ def test_search_filters_by_book(client: TestClient) -> None:
         {"q": "a" * 5000},
         {"q": ""},
         {"q": "rabbit", "offset": -1},
+        {"q": "rabbit", "offset": 10_001},
+        {"q": "rabbit", "book": ["b"] * 51},
+        {"q": "rabbit", "author": "a" * 301},
+        {"q": "rabbit", "format": ""},
+        {"q": "rabbit", "section": "s" * 301},
     ],
 )
 def test_bad_search_parameters_are_refused(client: TestClient, params: dict) -> None:
     response = client.get("/search", params=params)
     assert response.status_code == 422
     assert response.json()["detail"]
+
+
+def test_overlong_query_string_is_refused_before_parsing(client: TestClient) -> None:
+    response = client.get("/search?q=rabbit" + "&book=b" * 3000)
+    assert response.status_code == 414
+    assert response.json()["detail"]
+
+
+def test_overlong_book_id_is_refused(client: TestClient) -> None:
+    assert client.get("/books/" + "x" * 301).status_code == 422
+    assert client.get("/books/" + "x" * 301 + "/toc").status_code == 422
+
+
+def test_concurrent_searches_all_succeed(client: TestClient) -> None:
+    # Each search used to open the DuckDB query log in its request thread; two at once failed.
+    queries = [{"q": f"rabbit {i}", "mode": ("hybrid", "lexical")[i % 2]} for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda p: client.get("/search", params=p).status_code, queries))
+    assert statuses == [200] * len(queries)
+
+
+def test_searches_reach_the_query_log(
+    ingested, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A query log of its own: the other tests' apps may still be writing to the session's.
+    monkeypatch.setenv("HBI_INDEX_PATH", default_index_path())
+    monkeypatch.setenv("HBI_HOME", str(tmp_path))
+    query = f"rabbit {uuid.uuid4().hex}"
+    with TestClient(create_app(api_key="")) as app_client:  # leaving it flushes the log
+        assert app_client.get("/search", params={"q": query}).status_code == 200
+    logged = [e for e in QueryLog(layout().query_log).entries() if e["query"] == query]
+    assert len(logged) == 1 and logged[0]["source"] == "api"
 
 
 def test_unknown_section_is_not_found(client: TestClient) -> None:
@@ -80,6 +125,19 @@ def test_books_lists_the_corpus_in_the_cli_shape(client: TestClient) -> None:
         "book_id", "title", "authors", "format", "pages", "chunks", "toc_entries", "status",
     ]  # fmt: skip
     assert war["status"] == "ready" and war["toc_entries"] == 16
+
+
+def test_books_are_paged_with_the_total_in_a_header(client: TestClient) -> None:
+    everything = client.get("/books").json()
+    response = client.get("/books", params={"limit": 2, "offset": 1})
+    assert response.status_code == 200
+    assert response.json() == everything[1:3]
+    assert response.headers["X-Total-Count"] == str(len(everything))
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"offset": -1}])
+def test_bad_books_page_is_refused(client: TestClient, params: dict) -> None:
+    assert client.get("/books", params=params).status_code == 422
 
 
 def test_book_gives_its_index_row(client: TestClient) -> None:
@@ -124,6 +182,22 @@ def test_health_is_unavailable_when_neo4j_is_unreachable(
     assert checks["minio"]["ok"] and checks["sqlite"]["ok"]
 
 
+def test_health_is_red_while_the_neo4j_server_is_stopped_and_green_once_it_is_back(
+    stack: LocalStack,
+) -> None:
+    TextIndexResource().connect().close()  # the index exists, as it does after any ingest
+    client = TestClient(create_app(api_key=""))
+    with stack.stopped("neo4j"):
+        down = client.get("/health")
+    up = client.get("/health")
+    assert down.status_code == 503
+    assert down.json()["ok"] is False
+    checks = down.json()["checks"]
+    assert checks["neo4j"]["ok"] is False and checks["neo4j"]["detail"]
+    assert checks["minio"]["ok"] and checks["sqlite"]["ok"] and checks["sqlite_vec"]["ok"]
+    assert up.status_code == 200 and up.json()["ok"] is True
+
+
 def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     client.get("/search", params={"q": "rabbit"})
     client.get(f"/books/{WAR}")
@@ -153,6 +227,15 @@ def test_api_key_admits_requests_with_it(keyed_client: TestClient) -> None:
 
 def test_health_needs_no_api_key(keyed_client: TestClient) -> None:
     assert keyed_client.get("/health").status_code == 200
+
+
+def test_health_without_the_key_says_only_whether_it_is_ok(keyed_client: TestClient) -> None:
+    assert keyed_client.get("/health").json() == {"ok": True}
+
+
+def test_health_with_the_key_gives_every_check(keyed_client: TestClient) -> None:
+    body = keyed_client.get("/health", headers={"X-API-Key": API_KEY}).json()
+    assert set(body["checks"]) == {"sqlite", "sqlite_vec", "neo4j", "minio"}
 
 
 def test_root_serves_the_search_page(client: TestClient) -> None:

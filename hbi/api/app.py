@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from neo4j.exceptions import ServiceUnavailable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hbi import __version__
 from hbi.api.health import library_health
+from hbi.api.limits import (
+    MAX_BOOKS_PAGE,
+    MAX_FILTER_VALUES,
+    MAX_ID_CHARS,
+    MAX_K,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    FilterValue,
+    QueryStringLimitMiddleware,
+)
 from hbi.api.metrics import MetricsMiddleware, RequestMetrics
 from hbi.api.page import SEARCH_PAGE
+from hbi.api.query_log_writer import QueryLogWriter
 from hbi.config import layout, load_stack_env
 from hbi.search.models import SearchError, SectionNotFoundError
+from hbi.search.query_log import QueryLog, QueryLogEntry
 from hbi_resources.graph import GraphResource
 from hbi_resources.search import SearchResource
 from hbi_resources.text_index import TextIndexResource, book_summaries
@@ -27,6 +42,14 @@ API_KEY_HEADER = "X-API-Key"
 # Health is for load balancers and the page is static HTML that asks for the key itself.
 OPEN_PATHS = frozenset({"/health", "/"})
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+BookId = Annotated[str, Path(max_length=MAX_ID_CHARS)]
+
+
+def api_key_matches(given: str | bytes, api_key: str | bytes) -> bool:
+    """Return whether a request's X-API-Key value is the key, in constant time."""
+    given = given.encode() if isinstance(given, str) else given
+    api_key = api_key.encode() if isinstance(api_key, str) else api_key
+    return hmac.compare_digest(given, api_key)
 
 
 class ApiKeyMiddleware:
@@ -39,7 +62,7 @@ class ApiKeyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
             given = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode(), b"")
-            if not hmac.compare_digest(given, self._key):
+            if not api_key_matches(given, self._key):
                 response = JSONResponse(
                     {"detail": f"missing or wrong {API_KEY_HEADER} header"},
                     status_code=401,
@@ -51,7 +74,10 @@ class ApiKeyMiddleware:
 
 
 class _SearchHolder:
-    """Creates the app's SearchResource on first use, once, whatever the number of threads."""
+    """Creates the app's SearchResource on first use, once, whatever the number of threads.
+
+    The resource keeps no query log of its own: the app's QueryLogWriter records searches.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -60,10 +86,7 @@ class _SearchHolder:
     def get(self) -> SearchResource:
         with self._lock:
             if self._resource is None:
-                self._resource = SearchResource.from_env(
-                    query_log_path=str(layout().root / "catalog" / "queries.duckdb"),
-                    log_source="api",
-                )
+                self._resource = SearchResource.from_env()
             return self._resource
 
 
@@ -71,10 +94,18 @@ def create_app(api_key: str | None = None) -> FastAPI:
     """Return the HBI API; with an API key (argument, else HBI_API_KEY) all but /health need it."""
     load_stack_env()
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    query_log = QueryLogWriter(QueryLog(layout().query_log))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(query_log.close)
+
     app = FastAPI(
         title="HBI — Hybrid Book Index",
         version=__version__,
         description="Hybrid (BM25 + vector) search over a library of books.",
+        lifespan=lifespan,
     )
     metrics = RequestMetrics()
     searches = _SearchHolder()
@@ -97,14 +128,24 @@ def create_app(api_key: str | None = None) -> FastAPI:
 
     @app.get("/search", summary="Search the library")
     def search(
-        q: Annotated[str, Query(min_length=1, max_length=1000, description="The query")],
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query")],
         mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
-        k: Annotated[int, Query(ge=1, le=100)] = 10,
-        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-        book: Annotated[list[str], Query(description="Only these book ids")] = [],  # noqa: B006
-        author: Annotated[list[str], Query(description="Only books by these authors")] = [],  # noqa: B006
-        format: Annotated[list[str], Query(description="Only these formats")] = [],  # noqa: A002,B006
-        section: Annotated[str | None, Query(description="Only inside this ToC section")] = None,
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="Hits per page")] = 10,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Hits to skip")] = 0,
+        book: Annotated[
+            list[FilterValue],
+            Query(max_length=MAX_FILTER_VALUES, description="Only these book ids"),
+        ] = [],  # noqa: B006
+        author: Annotated[
+            list[FilterValue],
+            Query(max_length=MAX_FILTER_VALUES, description="Only books by these authors"),
+        ] = [],  # noqa: B006
+        format: Annotated[  # noqa: A002
+            list[FilterValue], Query(max_length=MAX_FILTER_VALUES, description="Only these formats")
+        ] = [],  # noqa: B006
+        section: Annotated[
+            str | None, Query(max_length=MAX_ID_CHARS, description="Only inside this ToC section")
+        ] = None,
         explain: bool = False,
         per_book: bool = False,
         context: bool = False,
@@ -123,15 +164,27 @@ def create_app(api_key: str | None = None) -> FastAPI:
             collapse_books=per_book,
             context=context,
         )
+        query_log.submit(QueryLogEntry.from_result(result, "api"))
         return result.as_dict(with_plan=explain)
 
     @app.get("/books", summary="List the indexed books")
-    def books() -> list[dict]:
-        """Return every indexed book, as `hbi books --json` prints it."""
-        return book_summaries()
+    def books(
+        response: Response,
+        limit: Annotated[int, Query(ge=1, le=MAX_BOOKS_PAGE, description="Books per page")] = (
+            MAX_BOOKS_PAGE
+        ),
+        offset: Annotated[int, Query(ge=0, description="Books to skip")] = 0,
+    ) -> list[dict]:
+        """Return a page of the indexed books, as `hbi books --json` prints them.
+
+        The X-Total-Count header gives the number of books, so a client knows when to stop.
+        """
+        rows = book_summaries()
+        response.headers["X-Total-Count"] = str(len(rows))
+        return rows[offset : offset + limit]
 
     @app.get("/books/{book_id}", summary="One indexed book")
-    def book(book_id: str) -> dict:
+    def book(book_id: BookId) -> dict:
         """Return the book's row of the text index."""
         row = TextIndexResource().book(book_id)
         if row is None:
@@ -139,7 +192,7 @@ def create_app(api_key: str | None = None) -> FastAPI:
         return row
 
     @app.get("/books/{book_id}/toc", summary="A book's table of contents")
-    def book_toc(book_id: str) -> list[dict]:
+    def book_toc(book_id: BookId) -> list[dict]:
         """Return the book's ToC entries in reading order."""
         entries = GraphResource.from_env().toc(book_id)
         if not entries:
@@ -148,17 +201,30 @@ def create_app(api_key: str | None = None) -> FastAPI:
         return [{field: entry[field] for field in fields} for entry in entries]
 
     @app.get("/health", summary="Whether the index, Neo4j and MinIO answer")
-    def health() -> JSONResponse:
-        """Return each check; HTTP 200 when all are ok, 503 otherwise."""
+    def health(request: Request) -> JSONResponse:
+        """Return each check; HTTP 200 when all are ok, 503 otherwise.
+
+        With an API key set, a request without it gets only `{"ok": …}`: the checks name
+        endpoints, file paths, versions and errors, which describe the deployment.
+        """
         report = library_health()
-        return JSONResponse(report, status_code=200 if report["ok"] else 503)
+        status = 200 if report["ok"] else 503
+        if api_key and not api_key_matches(request.headers.get(API_KEY_HEADER, ""), api_key):
+            return JSONResponse({"ok": report["ok"]}, status_code=status)
+        return JSONResponse(report, status_code=status)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type=PROMETHEUS_TEXT)
+        dropped = (
+            "# HELP hbi_query_log_dropped_total Searches the query log did not record.\n"
+            "# TYPE hbi_query_log_dropped_total counter\n"
+            f"hbi_query_log_dropped_total {query_log.dropped}\n"
+        )
+        return PlainTextResponse(metrics.render() + dropped, media_type=PROMETHEUS_TEXT)
 
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    app.add_middleware(QueryStringLimitMiddleware)
     # Added last, so it is outermost and also counts the requests the key check refuses.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
