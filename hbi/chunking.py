@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ MIN_SENTENCE_TOKENS = 8
 # stands for a quoted clause rather than a paragraph's worth of text.
 MAX_SENTENCE_TOKENS = 64
 SENTENCE_WINDOW_TOKENS = 48
+# Text is tokenised in windows of about this many characters, cut at whitespace: the tokenizer
+# needs ~140 bytes per character at once, so one 30 MB section would take 4 GB in one call.
+TOKENIZE_WINDOW_CHARS = 1 << 20
 
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 _SENTENCE_BREAK = re.compile(r"[.!?…][\"'”’»)\]]*\s+|[。！？]\s*")
@@ -198,6 +202,36 @@ def _merge_ranges(ranges: Sequence[tuple[int, int]], length: int) -> list[tuple[
     return merged
 
 
+def token_spans(
+    tokenizer: TokenOffsetSource, text: str, window: int = TOKENIZE_WINDOW_CHARS
+) -> tuple[array, array]:
+    """Give the start and end offsets of text's word pieces, tokenising window by window.
+
+    Windows end at whitespace, where BERT's pre-tokenizer splits anyway, so the word pieces are
+    those of one call on the whole text; only a run of more than `window` characters without
+    whitespace is cut inside (a "word" no real book has). Offsets are kept as int64 arrays.
+    """
+    starts, ends = array("q"), array("q")
+    begin = 0
+    while begin < len(text):
+        end = _window_end(text, begin, window)
+        for start, stop in tokenizer.token_offsets(text[begin:end]):
+            starts.append(begin + start)
+            ends.append(begin + stop)
+        begin = end
+    return starts, ends
+
+
+def _window_end(text: str, begin: int, window: int) -> int:
+    end = begin + window
+    if end >= len(text):
+        return len(text)
+    cut = end
+    while cut > begin and not text[cut - 1].isspace():
+        cut -= 1
+    return cut if cut > begin else end
+
+
 class _SegmentCutter:
     """Cuts one tokenised segment into token windows [i, k) at the best breaks available."""
 
@@ -214,9 +248,7 @@ class _SegmentCutter:
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
-        offsets = tokenizer.token_offsets(self.segment_text)
-        self.starts = [start for start, _ in offsets]
-        self.ends = [end for _, end in offsets]
+        self.starts, self.ends = token_spans(tokenizer, self.segment_text)
         # Each list holds the token indices k where a chunk may end before token k; a finer
         # level includes the coarser ones, since every paragraph break is also a sentence break.
         self.paragraph_breaks = self._break_indices(_PARAGRAPH_BREAK)

@@ -11,7 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hbi.book import ExtractedBook, PageSpan, TocEntry
-from hbi.chunking import DEFAULT_MAX_TOKENS, MODEL_TOKEN_LIMIT, BookChunk, chunk_book
+from hbi.chunking import (
+    DEFAULT_MAX_TOKENS,
+    MODEL_TOKEN_LIMIT,
+    BookChunk,
+    chunk_book,
+    token_spans,
+)
 from hbi.embedding import MiniLMTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -231,3 +237,14 @@ def test_any_text_is_cut_within_the_limit_without_losing_words(
     counts = tokenizer.count_tokens([chunk.text for chunk in chunks])
     assert all(count <= max_tokens for count in counts)
     assert uncovered_characters(text, chunks) == []
+
+
+@pytest.mark.parametrize("window", [40, 997, 100_000])
+def test_windowed_tokenisation_gives_the_pieces_of_one_call(
+    sun_tzu: ExtractedBook, tokenizer: MiniLMTokenizer, window: int
+) -> None:
+    # Cut only at whitespace, every window boundary falls where the pre-tokenizer splits anyway.
+    text = sun_tzu.text + " Ünïcödé, 漢字テキスト — naïve café.\n\n" + "x" * 39 + " end"
+    starts, ends = token_spans(tokenizer, text, window)
+    whole = [tuple(span) for span in tokenizer.token_offsets(text)]
+    assert list(zip(starts, ends, strict=True)) == whole
