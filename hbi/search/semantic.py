@@ -24,12 +24,19 @@ QUERY_CACHE_SIZE = 256
 
 
 class VectorCache:
-    """Keeps one VectorMatrix of the index current for this process."""
+    """Keeps one VectorMatrix of the index current for this process.
+
+    Only the first load makes searches wait. Later, the search that finds the vectors changed
+    reloads them while the others go on with the matrix they have (loading can take a second
+    for a large library, and a library being ingested changes every few seconds).
+    """
 
     def __init__(self, store: IndexStore, refresh_s: float = 5.0):
         self.store = store
         self.refresh_s = refresh_s
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._reloading = False
         self._matrix: VectorMatrix | None = None
         self._version: int | None = None
         self._fingerprint: str | None = None
@@ -39,17 +46,33 @@ class VectorCache:
     def matrix(self, version: int | None = None) -> VectorMatrix:
         """Return the current matrix, loading or reloading it when the vectors changed."""
         with self._lock:
-            if self._matrix is not None and (version is None or version == self._version):
-                return self._matrix
-            if self._matrix is not None and time.monotonic() - self._loaded_at < self.refresh_s:
-                return self._matrix
-            fingerprint = self.store.vectors_fingerprint()
-            if self._matrix is None or fingerprint != self._fingerprint:
-                started = time.perf_counter()
-                self._matrix = VectorMatrix(*self.store.vectors())
+            current = self._matrix
+            if current is not None and (
+                version is None
+                or version == self._version
+                or time.monotonic() - self._loaded_at < self.refresh_s
+                or self._reloading
+            ):
+                return current
+            self._reloading = True
+        try:
+            with self._load_lock:
+                return self._reload(version)
+        finally:
+            with self._lock:
+                self._reloading = False
+
+    def _reload(self, version: int | None) -> VectorMatrix:
+        fingerprint = self.store.vectors_fingerprint()
+        if self._matrix is None or fingerprint != self._fingerprint:
+            started = time.perf_counter()
+            matrix = VectorMatrix(*self.store.vectors())
+            with self._lock:
+                self._matrix = matrix
                 self.load_s = time.perf_counter() - started
                 self._fingerprint = fingerprint
                 self._loaded_at = time.monotonic()
+        with self._lock:
             self._version = version
             return self._matrix
 
