@@ -1,4 +1,5 @@
-"""A distinctive sentence from a chapter of every shared book finds that book and chapter first."""
+"""A distinctive sentence from a chapter of every shared book finds that book and chapter first,
+in every search mode, through the CLI and through the HTTP API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import re
 import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
+from hbi.api import create_app
 from hbi.cli import cli
 from hbi_resources.text_index import TextIndexResource
 from tests.conftest import shared_dir
@@ -44,13 +47,30 @@ def pdf_page_of(book_id: str, sentence: str) -> int:
     raise AssertionError(f"{book_id}: sentence not found on any page")
 
 
+@pytest.fixture(scope="module")
+def api(ingested) -> TestClient:
+    return TestClient(create_app(api_key=""))
+
+
+def top_hit(surface: str, api: TestClient, sentence: str, mode: str) -> dict:
+    """Return the first hit for the sentence through the CLI or the HTTP API."""
+    if surface == "cli":
+        result = CliRunner().invoke(cli, ["search", sentence, "--mode", mode, "-k", "3", "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["hits"][0]
+    response = api.get("/search", params={"q": sentence, "mode": mode, "k": 3})
+    assert response.status_code == 200, response.text
+    return response.json()["hits"][0]
+
+
+@pytest.mark.parametrize("surface", ["cli", "http"])
 @pytest.mark.parametrize("mode", ["hybrid", "lexical", "semantic"])
 @pytest.mark.parametrize("book_id", BOOKS)
-def test_a_sentence_finds_its_book_and_chapter(ingested, book_id: str, mode: str) -> None:
+def test_a_sentence_finds_its_book_and_chapter(
+    api: TestClient, book_id: str, mode: str, surface: str
+) -> None:
     sentence, chunk = distinctive_sentence(book_id)
-    result = CliRunner().invoke(cli, ["search", sentence, "--mode", mode, "-k", "3", "--json"])
-    assert result.exit_code == 0, result.output
-    top = json.loads(result.output)["hits"][0]
+    top = top_hit(surface, api, sentence, mode)
     assert top["book_id"] == book_id, (sentence, top)
     assert top["section_id"] == chunk["section_id"], (sentence, top)
     if book_id.endswith(".pdf"):
