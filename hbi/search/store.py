@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ import numpy as np
 
 from hbi.index_db import EMBEDDING_DIM, connect
 from hbi.search.bm25 import ColumnWeights, CorpusStats
+
+# Sentence vectors held in memory at most (3M rows: 4.6 GB of float32, ~650k chunks of prose).
+# A larger library is searched by chunk vectors alone; its sentence vectors stay in the index.
+ENV_SENTENCE_BUDGET = "HBI_SENTENCE_VECTOR_BUDGET"
+DEFAULT_SENTENCE_BUDGET = 3_000_000
 
 HIT_COLUMNS = (
     "c.chunk_id, c.book_id, c.ordinal, c.section_id, c.section_path, c.text, c.page_start, "
@@ -216,22 +222,34 @@ class IndexStore:
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every chunk and sentence vector: chunk ids (int64, a chunk's id on each of its
-        rows), an (n, 384) float32 matrix, and which rows are sentence vectors."""
+        rows), an (n, 384) float32 matrix, and which rows are sentence vectors.
+
+        Rows are read into preallocated arrays under one read transaction (a consistent view,
+        and no second copy of the blobs). Sentence vectors are left out when there are more of
+        them than HBI_SENTENCE_VECTOR_BUDGET.
+        """
         connection = self.connection()
-        ids: list[int] = []
-        blobs: list[bytes] = []
-        for chunk_id, blob in connection.execute("SELECT chunk_id, embedding FROM chunk_vectors"):
-            ids.append(chunk_id)
-            blobs.append(blob)
-        chunk_rows = len(ids)
-        for chunk_id, blob in connection.execute(
-            "SELECT chunk_id, embedding FROM sentence_vectors"
-        ):
-            ids.append(chunk_id)
-            blobs.append(blob)
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
-        sentence = np.arange(len(ids)) >= chunk_rows
-        return np.asarray(ids, dtype=np.int64), matrix, sentence
+        budget = int(os.environ.get(ENV_SENTENCE_BUDGET, DEFAULT_SENTENCE_BUDGET))
+        connection.execute("BEGIN")
+        try:
+            chunks = connection.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0]
+            sentences = connection.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0]
+            queries = ["SELECT chunk_id, embedding FROM chunk_vectors"]
+            if sentences <= budget:
+                queries.append("SELECT chunk_id, embedding FROM sentence_vectors")
+            else:
+                sentences = 0
+            ids = np.empty(chunks + sentences, dtype=np.int64)
+            matrix = np.empty((chunks + sentences, EMBEDDING_DIM), dtype=np.float32)
+            row = 0
+            for sql in queries:
+                for chunk_id, blob in connection.execute(sql):
+                    ids[row] = chunk_id
+                    matrix[row] = np.frombuffer(blob, dtype=np.float32)
+                    row += 1
+        finally:
+            connection.execute("COMMIT")
+        return ids, matrix, np.arange(len(ids)) >= chunks
 
     def vectors_fingerprint(self) -> str:
         """Return a digest that changes when vectors are added, dropped or re-embedded.

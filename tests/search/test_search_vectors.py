@@ -170,3 +170,16 @@ def unit_row(dim: int, index: int) -> np.ndarray:
     row = np.zeros(dim, np.float32)
     row[index] = 1.0
     return row
+
+
+def test_sentence_vectors_beyond_the_memory_budget_stay_on_disk(
+    library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hbi.search.store import ENV_SENTENCE_BUDGET, IndexStore
+
+    ids, matrix, sentence = IndexStore(library.path).vectors()
+    chunks = int((~sentence).sum())
+    assert sentence.any() and len(ids) == len(matrix) > chunks
+    monkeypatch.setenv(ENV_SENTENCE_BUDGET, str(int(sentence.sum()) - 1))
+    ids, matrix, sentence = IndexStore(library.path).vectors()
+    assert len(ids) == len(matrix) == chunks and not sentence.any()
