@@ -51,12 +51,24 @@ def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
     files = _book_files(paths)
     if key and len(files) != 1:
         raise click.UsageError("--key names one object, so give exactly one file")
+    owners: dict[str, str] = {}
+    for file in files:
+        object_key = key or file.name
+        book_id = book_id_for_key(object_key)
+        holder = owners.get(book_id) or index.source_key(book_id)
+        if holder is not None and holder != object_key:
+            # Checked before anything is uploaded: one book must never replace another.
+            raise click.ClickException(
+                f"{object_key}: its book id {book_id!r} already belongs to {holder!r}; "
+                "rename one of the two (or remove the other book first)"
+            )
+        owners[book_id] = object_key
     added = []
     for file in files:
         object_key = key or file.name
+        book_id = book_id_for_key(object_key)
         content_type = CONTENT_TYPES.get(file.suffix.lower(), "text/plain")
         etag = store.put_file(store.books_bucket, object_key, str(file), content_type)
-        book_id = book_id_for_key(object_key)
         index.register_source(book_id, object_key, etag)
         added.append({"book_id": book_id, "object_key": object_key, "etag": etag})
     with dg.DagsterInstance.get() as instance:

@@ -169,3 +169,25 @@ def test_unusual_keys_are_indexed_under_their_ids_through_dagster(stack, synced_
         else:
             assert hits == {book_id_for_key(key)}
             assert index.source_key(book_id_for_key(key)) == key
+
+
+def test_hbi_add_refuses_a_key_whose_id_another_book_holds(stack, tmp_path) -> None:
+    import click
+
+    from hbi.cli.books import add_books
+
+    book = tmp_path / "book.md"
+    book.write_text("# A book\n\nSome text.")
+    store, index = ObjectStoreResource.from_env(), TextIndexResource()
+    [added] = add_books((book,), key=HOLDER)
+    try:
+        with pytest.raises(click.ClickException, match="already belongs to"):
+            add_books((book,), key=LATECOMER)
+        assert not store.exists(store.books_bucket, LATECOMER)
+        assert index.source_key(SHARED_ID) == HOLDER
+        assert add_books((book,), key=HOLDER)[0]["book_id"] == SHARED_ID
+    finally:
+        store.client().remove_object(store.books_bucket, added["object_key"])
+        index.delete_book(SHARED_ID)
+        with dg.DagsterInstance.get() as instance:
+            instance.delete_dynamic_partition("books", SHARED_ID)
