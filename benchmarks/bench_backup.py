@@ -72,9 +72,9 @@ def timed(step):
 def run(corpus: Path, tmp: Path) -> None:
     import dagster as dg
 
-    from hbi.cli.backup import _services, run_full_backup
+    from hbi.cli.backup import run_full_backup
     from hbi.cli.books import add_books, materialize_books
-    from hbi.restore import restore_books, restore_full
+    from hbi.restore import Services, restore_books, restore_full
     from hbi_assets.restore_events import report_restore
     from hbi_resources.embedder import EmbedderResource
 
@@ -91,13 +91,13 @@ def run(corpus: Path, tmp: Path) -> None:
         raise SystemExit(f"backup did not verify: {backup['verification']}")
 
     def restore_everything():
-        report = restore_full(_services(), None, model_id, tmp / "full")
+        report = restore_full(Services.from_env(), None, model_id, tmp / "full")
         with dg.DagsterInstance.get() as instance:
             report_restore(instance, report)
         return report
 
     def restore_each_book():
-        report = restore_books(_services(), book_ids, None, model_id, tmp / "bundles")
+        report = restore_books(Services.from_env(), book_ids, None, model_id, tmp / "bundles")
         with dg.DagsterInstance.get() as instance:
             report_restore(instance, report)
         return report
@@ -110,9 +110,10 @@ def run(corpus: Path, tmp: Path) -> None:
         if not same:
             raise SystemExit(f"restore from {name} does not match the ingested library")
         results[name] = seconds
+    store = Services.from_env().store
     bundle_bytes = sum(
         o.size
-        for o in _services().store.list_objects(_services().store.backups_bucket, "books/")
+        for o in store.list_objects(store.backups_bucket, "books/")
         if not o.object_name.endswith("LATEST.json")
     )
     summary = {

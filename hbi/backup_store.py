@@ -117,7 +117,9 @@ def latest_pointer(store: ObjectStoreResource, book_id: str) -> dict | None:
     return json.loads(store.get_bytes(store.backups_bucket, key))
 
 
-def download_bundle(store: ObjectStoreResource, book_id: str, fingerprint: str, folder: Path):
+def download_bundle(
+    store: ObjectStoreResource, book_id: str, fingerprint: str, folder: Path
+) -> BookBundle:
     """Download and verify one per-book bundle; return its rows (BookBundle)."""
     prefix = bundle_prefix(book_id, fingerprint)
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,10 +131,9 @@ def download_bundle(store: ObjectStoreResource, book_id: str, fingerprint: str, 
     for name in names:
         store.get_file(store.backups_bucket, prefix + name, str(folder / name))
     try:
-        bundle: BookBundle = read_bundle(folder)
+        return read_bundle(folder)
     except BundleError as exc:
         raise BackupError(f"{book_id}: bundle {fingerprint[:12]}: {exc}") from exc
-    return bundle
 
 
 def bundle_fingerprints(store: ObjectStoreResource) -> dict[str, set[str]]:

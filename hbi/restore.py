@@ -80,6 +80,18 @@ class Services:
     catalog: CatalogResource
     listing_state: ListingStateResource
 
+    @classmethod
+    def from_env(cls) -> Services:
+        """Return the resources of the current HBI_HOME and stack environment."""
+        return cls(
+            store=ObjectStoreResource.from_env(),
+            text_index=TextIndexResource(),
+            vector_index=VectorIndexResource(),
+            graph=GraphResource.from_env(),
+            catalog=CatalogResource(),
+            listing_state=ListingStateResource(),
+        )
+
 
 def choose_backup(store: ObjectStoreResource, backup_id: str | None) -> str:
     """Return the backup to restore: the one named, or the newest complete one."""

@@ -8,17 +8,22 @@ stopped at the end. Nothing is mocked.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from hbi import config
 from hbi.dagster_home import ensure_dagster_home
 from hbi.stack import LocalStack
 from hbi.stack.process import free_port
+from hbi_assets.sensors import evaluate_books_bucket
 from hbi_resources.graph import GraphResource
+from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
+from hbi_resources.text_index import TextIndexResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +98,30 @@ def ingested(stack: LocalStack) -> dict[str, dict]:
     added = add_books((shared_dir() / "corpus",))
     outcomes = materialize_books([a["book_id"] for a in added])
     return {o["book_id"]: o for o in outcomes}
+
+
+class SensorLog:
+    """Collects what the books sensor logs, in place of a Dagster sensor context's log."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+
+@pytest.fixture
+def bucket(object_store: ObjectStoreResource, tmp_path):
+    """A fresh books bucket with its own sensor state and index, so tests do not interfere."""
+    name = f"books-{uuid.uuid4().hex[:12]}"
+    store = object_store.model_copy(update={"books_bucket": name})
+    store.client().make_bucket(name)
+    state = ListingStateResource(path=str(tmp_path / "sensor.sqlite"))
+    index = TextIndexResource(path=str(tmp_path / "index.sqlite"))
+    return store, state, index
+
+
+def sensor_tick(bucket) -> tuple[dg.SensorResult | dg.SkipReason, SensorLog]:
+    """Evaluate the books sensor once over (store, state, index), without Dagster."""
+    log = SensorLog()
+    return evaluate_books_bucket(*bucket, log), log

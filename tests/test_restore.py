@@ -33,6 +33,7 @@ from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.text_index import TextIndexResource
 from hbi_resources.vector_index import VectorIndexResource
+from tests.conftest import SensorLog
 
 pytestmark = pytest.mark.integration
 
@@ -74,17 +75,6 @@ def library_state(graph: GraphResource) -> dict:
         "graph": graph_counts,
         "catalog": catalog_rows,
     }
-
-
-def services(graph: GraphResource) -> Services:
-    return Services(
-        store=ObjectStoreResource.from_env(),
-        text_index=TextIndexResource(),
-        vector_index=VectorIndexResource(),
-        graph=graph,
-        catalog=CatalogResource(),
-        listing_state=ListingStateResource(),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -149,15 +139,10 @@ def test_restore_into_an_empty_home_registers_books_and_ingests_nothing(
         )
     # The books sensor knows the restored objects: nothing is extracted or embedded again.
     result = evaluate_books_bucket(
-        ObjectStoreResource.from_env(), ListingStateResource(), TextIndexResource(), _Log()
+        ObjectStoreResource.from_env(), ListingStateResource(), TextIndexResource(), SensorLog()
     )
     requested = {r.partition_key for r in getattr(result, "run_requests", None) or []}
     assert not requested & set(backed_up["state"]["books"])
-
-
-class _Log:
-    def info(self, message: str) -> None:
-        pass
 
 
 def test_a_deleted_book_comes_back_from_its_bundle(backed_up: dict, graph: GraphResource) -> None:
@@ -218,13 +203,13 @@ def test_another_embedding_model_is_refused_unless_re_embedding(
     book_id = "sun-tzu_the-art-of-war.md"
     before = index_counts(connect(default_index_path(), readonly=True))
     with pytest.raises(ModelMismatchError, match="--re-embed"):
-        restore_full(services(graph), backed_up["backup_id"], "other/model@1", tmp_path / "a")
+        restore_full(Services.from_env(), backed_up["backup_id"], "other/model@1", tmp_path / "a")
     with pytest.raises(ModelMismatchError, match="--re-embed"):
-        restore_books(services(graph), [book_id], None, "other/model@1", tmp_path / "b")
+        restore_books(Services.from_env(), [book_id], None, "other/model@1", tmp_path / "b")
     assert index_counts(connect(default_index_path(), readonly=True)) == before
 
     report = restore_books(
-        services(graph), [book_id], None, "other/model@1", tmp_path / "c", re_embed=True
+        Services.from_env(), [book_id], None, "other/model@1", tmp_path / "c", re_embed=True
     )
     assert report.re_embedded and not report.books[0].embedded
     assert VectorIndexResource().vector_count(book_id) == 0
@@ -232,7 +217,7 @@ def test_another_embedding_model_is_refused_unless_re_embedding(
 
     # Back to the real model's vectors for the tests that follow.
     real_model = EmbedderResource().model().model_id
-    restore_books(services(graph), [book_id], None, real_model, tmp_path / "d")
+    restore_books(Services.from_env(), [book_id], None, real_model, tmp_path / "d")
     assert library_state(graph) == backed_up["state"]
 
 
@@ -241,9 +226,7 @@ def test_a_missing_backup_is_a_clear_error(backed_up: dict) -> None:
     assert result.exit_code == 1
     assert "no full backup '20000101T000000Z'" in result.output
     with pytest.raises(BackupError, match="no bundle"):
-        restore_books(
-            services(GraphResource.from_env()), ["no-such-book.txt"], None, "m", Path("/tmp")
-        )
+        restore_books(Services.from_env(), ["no-such-book.txt"], None, "m", Path("/tmp"))
 
 
 def test_retention_keeps_recent_backups_and_bundles_of_library_books(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
@@ -11,36 +10,10 @@ import pytest
 
 from hbi.book_id import book_id_for_key
 from hbi_assets.sensors import evaluate_books_bucket
-from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
+from tests.conftest import SensorLog, sensor_tick
 
 pytestmark = pytest.mark.integration
-
-
-class Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-
-@pytest.fixture
-def bucket(object_store: ObjectStoreResource, tmp_path):
-    """A fresh books bucket with its own sensor state and index, so tests do not interfere."""
-    name = f"books-{uuid.uuid4().hex[:12]}"
-    store = object_store.model_copy(update={"books_bucket": name})
-    store.client().make_bucket(name)
-    state = ListingStateResource(path=str(tmp_path / "sensor.sqlite"))
-    index = TextIndexResource(path=str(tmp_path / "index.sqlite"))
-    return store, state, index
-
-
-def tick(bucket) -> tuple[dg.SensorResult | dg.SkipReason, Log]:
-    store, state, index = bucket
-    log = Log()
-    return evaluate_books_bucket(store, state, index, log), log
 
 
 def put(store: ObjectStoreResource, key: str, body: bytes) -> str:
@@ -65,7 +38,7 @@ def test_new_books_add_partitions_and_request_runs(bucket) -> None:
     put(store, "a.txt", b"CHAPTER I.\nOne\n\nText.")
     put(store, "My Book.md", b"# Title\n\nText.")
     put(store, "cover.jpg", b"\xff\xd8\xff")
-    result, log = tick(bucket)
+    result, log = sensor_tick(bucket)
     requests = ingest_requests(result)
     assert set(requests) == {book_id_for_key("a.txt"), book_id_for_key("My Book.md")}
     assert bucket[2].source_key(book_id_for_key("My Book.md")) == "My Book.md"
@@ -78,9 +51,9 @@ def test_new_books_add_partitions_and_request_runs(bucket) -> None:
 
 def test_a_second_tick_requests_nothing(bucket) -> None:
     put(bucket[0], "a.txt", b"text")
-    first, _ = tick(bucket)
+    first, _ = sensor_tick(bucket)
     assert len(first.run_requests) == 1
-    second, _ = tick(bucket)
+    second, _ = sensor_tick(bucket)
     assert not second.run_requests and not second.dynamic_partitions_requests
     assert "no change" in second.skip_reason.skip_message
 
@@ -88,9 +61,9 @@ def test_a_second_tick_requests_nothing(bucket) -> None:
 def test_a_changed_object_is_requested_again_with_its_new_etag(bucket) -> None:
     store = bucket[0]
     put(store, "a.txt", b"first version")
-    first, _ = tick(bucket)
+    first, _ = sensor_tick(bucket)
     etag = put(store, "a.txt", b"second version")
-    second, _ = tick(bucket)
+    second, _ = sensor_tick(bucket)
     [request] = second.run_requests
     assert request.partition_key == "a.txt"
     assert etag in request.run_key and request.run_key != first.run_requests[0].run_key
@@ -100,9 +73,9 @@ def test_a_deleted_object_requests_a_removal_run(bucket) -> None:
     store = bucket[0]
     put(store, "a.txt", b"text")
     put(store, "b.txt", b"text too")
-    tick(bucket)
+    sensor_tick(bucket)
     store.client().remove_object(store.books_bucket, "a.txt")
-    result, _ = tick(bucket)
+    result, _ = sensor_tick(bucket)
     assert removal_requests(result) == ["a.txt"]
     assert not ingest_requests(result)
 
@@ -110,11 +83,11 @@ def test_a_deleted_object_requests_a_removal_run(bucket) -> None:
 def test_a_book_deleted_and_uploaded_again_is_indexed_again(bucket) -> None:
     store = bucket[0]
     put(store, "a.txt", b"same bytes")
-    first, _ = tick(bucket)
+    first, _ = sensor_tick(bucket)
     store.client().remove_object(store.books_bucket, "a.txt")
-    tick(bucket)
+    sensor_tick(bucket)
     put(store, "a.txt", b"same bytes")
-    again, _ = tick(bucket)
+    again, _ = sensor_tick(bucket)
     [request] = again.run_requests
     assert request.run_key != first.run_requests[0].run_key
 
@@ -122,12 +95,12 @@ def test_a_book_deleted_and_uploaded_again_is_indexed_again(bucket) -> None:
 def test_a_listing_error_skips_the_tick_and_deletes_nothing(bucket) -> None:
     store, state, index = bucket
     put(store, "a.txt", b"text")
-    tick(bucket)
+    sensor_tick(bucket)
     dead = store.model_copy(update={"endpoint": "127.0.0.1:1", "timeout_s": 2.0})
-    result = evaluate_books_bucket(dead, state, index, Log())
+    result = evaluate_books_bucket(dead, state, index, SensorLog())
     assert isinstance(result, dg.SkipReason)
     assert "listing bucket" in result.skip_message and "nothing changed" in result.skip_message
-    after, _ = tick(bucket)
+    after, _ = sensor_tick(bucket)
     assert not after.run_requests
 
 
@@ -143,9 +116,9 @@ def test_ten_thousand_objects_fit_in_a_tick(bucket) -> None:
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(upload, keys))
-    result, _ = tick(bucket)
+    result, _ = sensor_tick(bucket)
     assert len(result.run_requests) == 10_000
     assert len(result.dynamic_partitions_requests[0].partition_keys) == 10_000
-    again, _ = tick(bucket)
+    again, _ = sensor_tick(bucket)
     assert not again.run_requests
     assert json.loads(again.cursor)["objects"] == 10_000

@@ -13,13 +13,10 @@ from hbi.backup_store import BackupError, describe_full_backups
 from hbi.cli.books import QUIET_RUN_CONFIG, failure_message, prepare_environment, refresh_catalog
 from hbi.index_db import default_index_path
 from hbi.restore import RestoreReport, Services, restore_books, restore_full
-from hbi_resources.catalog import CatalogResource, default_catalog_path
+from hbi_resources.catalog import default_catalog_path
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
-from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
 
 
 def run_full_backup(keep_daily: int, keep_weekly: int) -> dict:
@@ -88,17 +85,6 @@ def backups(as_json: bool) -> None:
         )
 
 
-def _services() -> Services:
-    return Services(
-        store=ObjectStoreResource.from_env(),
-        text_index=TextIndexResource(),
-        vector_index=VectorIndexResource(),
-        graph=GraphResource.from_env(),
-        catalog=CatalogResource(),
-        listing_state=ListingStateResource(),
-    )
-
-
 def _embed_restored(book_ids: list[str]) -> list[str]:
     """Run the embedding and backup steps for books whose vectors were dropped; return failures."""
     import dagster as dg
@@ -164,7 +150,7 @@ def restore(
     if bool(book_ids) != only_books:
         raise click.UsageError("give book ids after --books, and --books with book ids")
     prepare_environment()
-    services = _services()
+    services = Services.from_env()
     model_id = EmbedderResource().model().model_id
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -9,7 +9,6 @@ instead of letting one book overwrite the other.
 from __future__ import annotations
 
 import json
-import uuid
 
 import dagster as dg
 import pytest
@@ -18,10 +17,9 @@ from minio.error import S3Error
 from hbi.book_id import book_id_for_key
 from hbi.cli.sync import sync_once
 from hbi.listing import IdCollision, SeenObject, diff_listing
-from hbi_assets.sensors import evaluate_books_bucket
-from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.text_index import TextIndexResource
+from tests.conftest import sensor_tick
 from tests.resilience.conftest import upload
 
 # Found by brute force: the same title in different capitals, one book id.
@@ -78,30 +76,6 @@ def test_a_collision_names_both_keys_and_the_way_out() -> None:
     assert "not indexed" in message and "rename one" in message
 
 
-class Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-
-@pytest.fixture
-def bucket(object_store: ObjectStoreResource, tmp_path):
-    """A fresh books bucket with its own sensor state and index, evaluated without Dagster."""
-    name = f"books-{uuid.uuid4().hex[:12]}"
-    store = object_store.model_copy(update={"books_bucket": name})
-    store.client().make_bucket(name)
-    state = ListingStateResource(path=str(tmp_path / "sensor.sqlite"))
-    index = TextIndexResource(path=str(tmp_path / "index.sqlite"))
-    return store, state, index
-
-
-def tick(bucket) -> tuple[dg.SensorResult, Log]:
-    log = Log()
-    return evaluate_books_bucket(*bucket, log), log
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize(
     "key",
@@ -126,19 +100,19 @@ def test_colliding_keys_through_the_sensor_keep_one_book_and_report_the_other(bu
     store, _, index = bucket
     upload(store, HOLDER, b"# Holder\n\nThe first book.")
     upload(store, LATECOMER, b"# Latecomer\n\nThe second book.")
-    result, log = tick(bucket)
+    result, log = sensor_tick(bucket)
     [request] = result.run_requests
     assert request.partition_key == SHARED_ID and request.tags["hbi/object_key"] == HOLDER
     assert index.source_key(SHARED_ID) == HOLDER
     assert json.loads(result.cursor)["collisions"] == 1
     assert any("book id collision" in line and LATECOMER in line for line in log.lines)
 
-    again, _ = tick(bucket)
+    again, _ = sensor_tick(bucket)
     assert not again.run_requests
     assert LATECOMER in again.skip_reason.skip_message
 
     store.client().remove_object(store.books_bucket, HOLDER)
-    takeover, _ = tick(bucket)
+    takeover, _ = sensor_tick(bucket)
     [request] = takeover.run_requests
     assert request.partition_key == SHARED_ID and request.tags["hbi/object_key"] == LATECOMER
 
