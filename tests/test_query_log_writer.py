@@ -24,7 +24,7 @@ class _BlockedLog:
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    def append(self, entry: QueryLogEntry) -> bool:
+    def append_many(self, entries: list[QueryLogEntry]) -> bool:
         self.release.wait()
         raise duckdb.IOException("file is locked")
 
@@ -56,3 +56,25 @@ def test_a_failed_append_is_counted_and_the_writer_keeps_going() -> None:
     writer.submit(_entry("b"))
     writer.close()
     assert writer.dropped == 2
+
+
+class _CountingLog(QueryLog):
+    """A real query log that counts its connections."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes = 0
+
+    def append_many(self, entries: list[QueryLogEntry]) -> bool:
+        self.writes += 1
+        return super().append_many(entries)
+
+
+def test_entries_arriving_together_are_written_in_one_connection(tmp_path: Path) -> None:
+    query_log = _CountingLog(tmp_path / "queries.duckdb")
+    writer = QueryLogWriter(query_log)
+    for i in range(200):
+        writer.submit(_entry(f"q{i}"))
+    writer.close()
+    assert len(query_log.entries()) == 200
+    assert query_log.writes <= 2

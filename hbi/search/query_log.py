@@ -99,28 +99,37 @@ class QueryLog:
 
     def append(self, entry: QueryLogEntry) -> bool:
         """Append one entry; return False (and warn) if the file stayed locked."""
-        values = [
-            entry.logged_at,
-            entry.query,
-            entry.mode,
-            json.dumps(entry.filters, ensure_ascii=False),
-            entry.k,
-            entry.offset,
-            entry.latency_ms,
-            entry.hit_count,
-            entry.top_book_id,
-            entry.top_chunk_id,
-            entry.source,
+        return self.append_many([entry])
+
+    def append_many(self, entries: list[QueryLogEntry]) -> bool:
+        """Append entries in one connection; return False (and warn) if the file stayed locked."""
+        rows = [
+            [
+                entry.logged_at,
+                entry.query,
+                entry.mode,
+                json.dumps(entry.filters, ensure_ascii=False),
+                entry.k,
+                entry.offset,
+                entry.latency_ms,
+                entry.hit_count,
+                entry.top_book_id,
+                entry.top_chunk_id,
+                entry.source,
+            ]
+            for entry in entries
         ]
         names = ", ".join(f'"{name}"' for name in COLUMNS)
+        placeholders = ", ".join("?" * len(COLUMNS))
         try:
             with self._connect() as connection:
-                connection.execute(
-                    f"INSERT INTO {TABLE} ({names}) VALUES ({', '.join('?' * len(values))})",
-                    values,
+                connection.executemany(
+                    f"INSERT INTO {TABLE} ({names}) VALUES ({placeholders})", rows
                 )
         except duckdb.IOException as exc:
-            log.warning("query log %s is busy; search not logged: %s", self.path, exc)
+            log.warning(
+                "query log %s is busy; %d searches not logged: %s", self.path, len(rows), exc
+            )
             return False
         return True
 
