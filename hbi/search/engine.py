@@ -142,8 +142,11 @@ class LibrarySearch:
             depth = max(depth, 4 * (offset + k))
         ranking = self.ranking(parsed, query, mode, depth, filters, query_vector)
         page, known = self._page(ranking.items, k, offset, collapse_books)
-        # One book can fill a whole list: go deeper until the page fills or the lists run dry.
-        while collapse_books and len(page) < k and depth < MAX_COLLAPSE_DEPTH:
+        # One book can fill a whole list: go deeper until the page fills, the lists run dry or
+        # every book in scope has its passage (a library of fewer books than k: deeper lists
+        # would cost a scan of the index and find no other book).
+        books = self._books_in_scope(filters) if collapse_books else 0
+        while collapse_books and len(page) < k and known < books and depth < MAX_COLLAPSE_DEPTH:
             longest = max(
                 (sum(name in item.lists for item in ranking.items) for name in MODES), default=0
             )
@@ -305,6 +308,11 @@ class LibrarySearch:
                 raise SearchError("a section filter needs the ToC graph (Neo4j)")
             section_ids = tuple(self.subtree(filters.section_id))
         return Scope(book_ids, section_ids)
+
+    def _books_in_scope(self, filters: SearchFilters) -> int:
+        """Return how many books a search under filters can return passages of (at most)."""
+        book_ids = self.scope(filters).book_ids
+        return self.store.book_count() if book_ids is None else len(book_ids)
 
     def semantic_text(self, parsed: ParsedQuery, query: str) -> str:
         """Return the text to embed: the query itself, or its searched words if it has syntax."""

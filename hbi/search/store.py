@@ -165,6 +165,10 @@ class IndexStore:
         rows = self.connection().execute("SELECT book_id, authors, format FROM books")
         return [(book_id, json.loads(authors), fmt) for book_id, authors, fmt in rows]
 
+    def book_count(self) -> int:
+        """Return how many books the index holds."""
+        return int(self.connection().execute("SELECT count(*) FROM books").fetchone()[0])
+
     def chunk_ids_in(self, scope: Scope) -> np.ndarray:
         """Return the ids of every chunk inside the scope."""
         condition, params = scope.where()

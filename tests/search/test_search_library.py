@@ -131,6 +131,17 @@ def test_collapse_keeps_each_books_best_passage(searcher) -> None:
     assert {h.book_id: h.chunk_id for h in collapsed} == first_of_book
 
 
+def test_collapse_stops_deepening_once_every_book_has_its_passage(searcher) -> None:
+    # Three books cannot fill a page of ten: the first lists already hold all three.
+    result = searcher.search("time", k=10, collapse_books=True, explain=True)
+    assert len({h.book_id for h in result.hits}) == len(result.hits) == 3
+    assert result.plan["depth"] == 200
+    scoped = searcher.search(
+        "time", k=10, collapse_books=True, explain=True, filters=SearchFilters(book_ids=(WAR,))
+    )
+    assert [h.book_id for h in scoped.hits] == [WAR] and scoped.plan["depth"] == 50
+
+
 def test_context_gives_previous_and_next_passages(searcher, library) -> None:
     hit = searcher.search("down the rabbit-hole", mode="lexical", k=1, context=True).hits[0]
     chunks = library.books[hit.book_id].chunks
