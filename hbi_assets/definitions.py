@@ -21,7 +21,7 @@ from hbi_assets.library import (
     weekly_maintenance,
 )
 from hbi_assets.resources import env_resources
-from hbi_assets.sensors import automation_sensor, books_bucket_sensor, index_book_text_job
+from hbi_assets.sensors import automation_sensor, books_bucket_sensor
 
 # Connection variables the user did not set come from the local stack's env file, so
 # `dagster dev -w workspace.yaml` works after `hbi stack up` without any exports.
@@ -32,7 +32,6 @@ defs = dg.Definitions(
     asset_checks=[*asset_checks, newest_full_backup_verifies],
     jobs=[
         ingest_book_job,
-        index_book_text_job,
         remove_books_job,
         refresh_catalog_job,
         index_maintenance_job,

@@ -10,18 +10,12 @@ from minio.error import MinioException
 
 from hbi.book_id import BOOK_SUFFIXES, IGNORED_NAMES, book_id_for_key, is_book_key
 from hbi.listing import IdCollision, SeenObject, diff_listing
-from hbi_assets.books import OBJECT_KEY_TAG, book_text
+from hbi_assets.books import OBJECT_KEY_TAG, ingest_book_job
 from hbi_assets.library import remove_books_job
 from hbi_assets.partitions import books_partitions
 from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.text_index import TextIndexResource
-
-index_book_text_job = dg.define_asset_job(
-    "index_book_text",
-    selection=[book_text],
-    description="Index a new or changed book's text; automation carries it downstream.",
-)
 
 
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -65,7 +59,7 @@ def evaluate_books_bucket(
     ]
     run_requests = [
         dg.RunRequest(
-            job_name=index_book_text_job.name,
+            job_name=ingest_book_job.name,
             partition_key=obj.book_id,
             run_key=f"{obj.object_key}@{obj.etag}#{obj.generation}",
             tags={OBJECT_KEY_TAG: obj.object_key},
@@ -119,7 +113,7 @@ def _skip_reason(objects: int, collisions: list[IdCollision]) -> str:
 
 
 @dg.sensor(
-    jobs=[index_book_text_job, remove_books_job],
+    jobs=[ingest_book_job, remove_books_job],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds, re-indexes and removes books as objects appear, change and disappear.",

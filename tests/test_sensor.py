@@ -45,6 +45,8 @@ def test_new_books_add_partitions_and_request_runs(bucket) -> None:
     [partitions] = result.dynamic_partitions_requests
     assert sorted(partitions.partition_keys) == sorted(requests)
     assert requests["a.txt"].tags["hbi/object_key"] == "a.txt"
+    # One run per book builds all four assets: one process, not one per asset.
+    assert {r.job_name for r in requests.values()} == {"ingest_book"}
     assert json.loads(result.cursor)["ignored"] == 1
     assert any("cover.jpg" in line for line in log.lines)
 

@@ -20,9 +20,9 @@ from hbi.cli.books import (
 def sync_once() -> dict:
     """Evaluate the sensor once, apply its partition changes and run what it requested.
 
-    New and changed books run the whole ingest job (text, embeddings, ToC graph, backup) —
-    what the daemon reaches through the sensor plus the automation sensor — and deletions run
-    the removal job. Returns the tick's summary and each run's outcome.
+    New and changed books run the whole ingest job (text, embeddings, ToC graph, backup), as
+    the daemon's runs of the sensor's requests do, and deletions run the removal job. Returns
+    the tick's summary and each run's outcome.
     """
     import dagster as dg
 
