@@ -118,3 +118,21 @@ def test_servers_listen_on_loopback_only(stack: LocalStack) -> None:
     cmdline = Path(f"/proc/{stack.minio.pid()}/cmdline").read_text().split("\0")
     assert cmdline[cmdline.index("--address") + 1].startswith("127.0.0.1:")
     assert os.environ["HBI_MINIO_ENDPOINT"].startswith("127.0.0.1:")
+
+
+def test_neo4j_password_never_reaches_a_command_line(tmp_path) -> None:
+    # Quotes, a backslash and a '#' survive the argument file the password is handed over in.
+    from hbi.stack.neo4j_server import Neo4jServer
+    from hbi.stack.process import free_port
+
+    password = 'pass "word" \\ #' + uuid.uuid4().hex
+    server = Neo4jServer(tmp_path / "neo4j", free_port(), password, heap="256m", page_cache="64m")
+    try:
+        assert server.start().startswith("5.26")
+        assert not list(server.root.glob("*.args"))
+        graph = GraphResource(uri=server.uri, password=password)
+        with graph.driver() as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS one")
+        assert records[0]["one"] == 1
+    finally:
+        server.stop()

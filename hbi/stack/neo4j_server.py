@@ -84,8 +84,18 @@ class Neo4jServer:
         # The password is set before the first start, so the server never runs with neo4j/neo4j.
         if (self.data_dir / "dbms" / "auth.ini").exists() or (self.data_dir / "databases").exists():
             return
-        cmd = [*install.admin_command(java), "dbms", "set-initial-password", self.password]
-        result = subprocess.run(cmd, env=self._env(install), capture_output=True, text=True)
+        # The password goes through an argument file (picocli's @file), readable by this user
+        # only and deleted at once: on the command line any local user could read it.
+        arguments = self.root / "initial-password.args"
+        quoted = self.password.replace("\\", "\\\\").replace('"', '\\"')
+        descriptor = os.open(arguments, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(f'"{quoted}"\n')
+            cmd = [*install.admin_command(java), "dbms", "set-initial-password", f"@{arguments}"]
+            result = subprocess.run(cmd, env=self._env(install), capture_output=True, text=True)
+        finally:
+            arguments.unlink(missing_ok=True)
         if result.returncode != 0:
             raise ProvisionError(f"setting Neo4j's initial password failed:\n{result.stderr}")
 
