@@ -16,6 +16,7 @@ gets the table from `CREATE TABLE IF NOT EXISTS`; its books have none until re-e
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -96,6 +97,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (book_id, ordinal)
 );
 CREATE INDEX IF NOT EXISTS chunks_section ON chunks(section_id);
+CREATE INDEX IF NOT EXISTS chunks_content ON chunks(content_hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, section_path, book_title,
     content='chunks', content_rowid='chunk_id',
@@ -185,6 +187,58 @@ def delete_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> Non
     rows = [(chunk_id,) for chunk_id in chunk_ids]
     connection.executemany("DELETE FROM chunk_vectors WHERE chunk_id = ?", rows)
     connection.executemany("DELETE FROM sentence_vectors WHERE chunk_id = ?", rows)
+
+
+def evict_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> int:
+    """Move those chunks' vectors into the embedding cache, then delete them; return how many.
+
+    A cache entry is keyed by the book's model and the chunk's content hash; its BLOB is the
+    chunk vector followed by the sentence vectors (float32). The cache thus holds only vectors
+    that no chunk holds any more, ready for the same text when it comes back.
+    """
+    ids = list(chunk_ids)
+    evicted = 0
+    for start in range(0, len(ids), 500):
+        batch = json.dumps(ids[start : start + 500])
+        sentences: dict[int, list[bytes]] = {}
+        for chunk_id, blob in connection.execute(
+            "SELECT chunk_id, embedding FROM sentence_vectors "
+            "WHERE chunk_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id, ordinal",
+            (batch,),
+        ):
+            sentences.setdefault(chunk_id, []).append(blob)
+        entries = [
+            (model_id, digest, bytes(chunk_blob) + b"".join(sentences.get(chunk_id, [])))
+            for chunk_id, digest, model_id, chunk_blob in connection.execute(
+                "SELECT c.chunk_id, c.content_hash, e.model_id, v.embedding FROM chunks c "
+                "JOIN book_embeddings e ON e.book_id = c.book_id "
+                "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
+                "WHERE c.chunk_id IN (SELECT value FROM json_each(?))",
+                (batch,),
+            )
+        ]
+        connection.executemany(
+            "INSERT OR REPLACE INTO embedding_cache (model_id, content_hash, embedding) "
+            "VALUES (?, ?, ?)",
+            entries,
+        )
+        evicted += len(entries)
+    delete_vectors(connection, ids)
+    return evicted
+
+
+def forget_live_cache_entries(connection: apsw.Connection) -> int:
+    """Delete cache entries whose text a chunk embedded by the same model holds; return how many.
+
+    Indexes written before eviction kept a cache copy of every live vector.
+    """
+    connection.execute(
+        "DELETE FROM embedding_cache WHERE (model_id, content_hash) IN ("
+        "SELECT e.model_id, c.content_hash FROM chunks c "
+        "JOIN book_embeddings e ON e.book_id = c.book_id "
+        "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id)"
+    )
+    return connection.changes()
 
 
 def delete_book_vectors(connection: apsw.Connection, book_id: str) -> None:

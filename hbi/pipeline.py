@@ -73,18 +73,13 @@ def embed_pending(
     hashes: list[str],
     cached: dict[str, ChunkVectors],
     embed: Callable[[list[str]], list[ChunkVectors]],
-) -> tuple[list[ChunkVectors], dict[str, ChunkVectors]]:
-    """Return the vectors of texts, taking cached ones by content hash and embedding the rest once.
-
-    The second value is the new cache entries (one per distinct text that was embedded).
-    """
+) -> list[ChunkVectors]:
+    """Return the vectors of texts: known ones by content hash, the rest embedded once each."""
     missing: dict[str, str] = {}
     for text, digest in zip(texts, hashes, strict=True):
         if digest not in cached and digest not in missing:
             missing[digest] = text
-    fresh: dict[str, ChunkVectors] = {}
+    lookup = dict(cached)
     if missing:
-        computed = embed(list(missing.values()))
-        fresh = dict(zip(missing.keys(), computed, strict=True))
-    lookup = {**cached, **fresh}
-    return [lookup[digest] for digest in hashes], fresh
+        lookup.update(zip(missing.keys(), embed(list(missing.values())), strict=True))
+    return [lookup[digest] for digest in hashes]

@@ -279,12 +279,7 @@ def write_bundle_rows(services: Services, bundle: BookBundle, with_vectors: bool
     book_id = bundle.book["book_id"]
     services.text_index.replace_book(bundle_rows(bundle), bundle.book["etag"])
     if with_vectors:
-        vectors = bundle.chunk_vectors()
-        cache = {
-            digest: vectors[chunk_id]
-            for chunk_id, digest in zip(bundle.chunk_ids, bundle.content_hashes, strict=True)
-        }
-        services.vector_index.write_vectors(book_id, bundle.model_id, vectors, cache)
+        services.vector_index.write_vectors(book_id, bundle.model_id, bundle.chunk_vectors())
     else:
         drop_book_vectors(services.text_index.connect(), book_id)
     services.graph.replace_book_from_index(services.text_index, book_id)

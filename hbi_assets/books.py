@@ -125,7 +125,7 @@ def book_text(
     kinds={"sqlite"},
     deps=[book_text],
     automation_condition=dg.AutomationCondition.eager(),
-    description="A MiniLM vector per chunk and per sentence in sqlite-vec; cached by model + text.",
+    description="A MiniLM vector per chunk and per sentence in sqlite-vec; reused by model + text.",
 )
 def book_embeddings(
     context: dg.AssetExecutionContext,
@@ -140,8 +140,9 @@ def book_embeddings(
         pending = vector_index.pending_chunks(book_id, model.model_id)
         hashes = [p.content_hash for p in pending]
         cached = vector_index.cached(model.model_id, hashes)
+        computed = len({h for h in hashes if h not in cached})
         embed_started = time.perf_counter()
-        vectors, fresh = embed_pending(
+        vectors = embed_pending(
             [p.text for p in pending],
             hashes,
             cached,
@@ -152,18 +153,17 @@ def book_embeddings(
             book_id,
             model.model_id,
             {p.chunk_id: vectors[i] for i, p in enumerate(pending)},
-            fresh,
         )
         return dg.MaterializeResult(
             metadata={
                 "model": model.model_id,
                 "vectors": total,
                 "sentence_vectors": vector_index.sentence_vector_count(book_id),
-                "computed": len(fresh),
+                "computed": computed,
                 "reused_from_cache": len(pending) - sum(1 for h in hashes if h not in cached),
                 "already_current": total - len(pending),
                 "embed_s": round(embed_s, 3),
-                "chunks_per_s": round(len(fresh) / embed_s, 1) if fresh and embed_s else 0.0,
+                "chunks_per_s": round(computed / embed_s, 1) if computed and embed_s else 0.0,
                 "duration_s": round(time.perf_counter() - started, 3),
             }
         )

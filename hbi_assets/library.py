@@ -6,7 +6,7 @@ import time
 import dagster as dg
 
 from hbi import config
-from hbi.index_db import compact_vectors, index_sizes
+from hbi.index_db import compact_vectors, forget_live_cache_entries, index_sizes
 from hbi.search.query_log import summarise
 from hbi_assets.books import book_backup, book_embeddings, book_text, book_toc_graph
 from hbi_assets.partitions import books_partitions
@@ -77,7 +77,7 @@ def library_catalog(
     group_name="library",
     kinds={"sqlite", "neo4j"},
     pool="neo4j_graph",
-    description="FTS5 optimize, vec0 compaction, ANALYZE/VACUUM and Neo4j orphan cleanup.",
+    description="FTS5 optimize, vec0 compaction, cache dedupe, ANALYZE, VACUUM, Neo4j orphans.",
 )
 def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg.MaterializeResult:
     with retry_transient_errors():
@@ -86,6 +86,7 @@ def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg
         started = time.perf_counter()
         connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
         compacted = compact_vectors(connection)
+        forgotten = forget_live_cache_entries(connection)
         connection.execute("ANALYZE")
         connection.execute("PRAGMA optimize")
         connection.execute("VACUUM")
@@ -101,6 +102,7 @@ def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg
             "vectors": after["vectors"],
             "sentence_vectors": after["sentence_vectors"],
             "vec0_rebuilt": compacted,
+            "cache_entries_duplicating_live_vectors_deleted": forgotten,
             "neo4j_orphans_deleted": orphans,
             "duration_s": round(time.perf_counter() - started, 3),
         }

@@ -13,8 +13,7 @@ from hbi.fts_query import match_expression
 from hbi.index_db import (
     connect,
     default_index_path,
-    delete_book_vectors,
-    delete_vectors,
+    evict_vectors,
     write_transaction,
 )
 from hbi.records import BookRows, json_list
@@ -76,8 +75,8 @@ class TextIndexResource(dg.ConfigurableResource):
         """Replace everything indexed for the book with rows, in one transaction.
 
         A chunk whose id and content hash are unchanged keeps its vector and sentence vectors;
-        every other old vector of the book is dropped with its chunk, so no vector ever
-        describes other text.
+        every other old vector of the book moves to the embedding cache with its chunk's text
+        hash, so no vector ever describes other text and unchanged text is never embedded again.
         """
         book_id = rows.book.book_id
         connection = self.connect()
@@ -91,7 +90,7 @@ class TextIndexResource(dg.ConfigurableResource):
             new = {c.chunk_id: c.content_hash for c in rows.chunks}
             stale = [cid for cid, digest in old.items() if new.get(cid) != digest]
             kept = len(old) - len(stale)
-            delete_vectors(connection, stale)
+            evict_vectors(connection, stale)
             self._delete_book_rows(connection, book_id)
             book = rows.book
             values = [
@@ -219,7 +218,15 @@ class TextIndexResource(dg.ConfigurableResource):
             existed = connection.execute(
                 "SELECT 1 FROM books WHERE book_id = ?", (book_id,)
             ).fetchone()
-            delete_book_vectors(connection, book_id)
+            evict_vectors(
+                connection,
+                [
+                    chunk_id
+                    for (chunk_id,) in connection.execute(
+                        "SELECT chunk_id FROM chunks WHERE book_id = ?", (book_id,)
+                    )
+                ],
+            )
             self._delete_book_rows(connection, book_id)
             connection.execute("DELETE FROM book_embeddings WHERE book_id = ?", (book_id,))
             connection.execute("DELETE FROM book_sources WHERE book_id = ?", (book_id,))

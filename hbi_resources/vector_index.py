@@ -1,8 +1,9 @@
 """sqlite-vec: a 384-d embedding per chunk (vec0, cosine) and per sentence of a chunk, and a
-cache of both keyed by model + text."""
+cache of evicted ones keyed by model + text."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,33 +70,76 @@ class VectorIndexResource(dg.ConfigurableResource):
         return [PendingChunk(*r) for r in connection.execute(sql, (book_id,))]
 
     def cached(self, model_id: str, content_hashes: list[str]) -> dict[str, ChunkVectors]:
-        """Return the cached chunk and sentence vectors of those texts (by content hash)."""
+        """Return vectors this model already made for those texts (by content hash).
+
+        They come from any chunk holding the same text (in any book) or, for text no chunk
+        holds any more, from the embedding cache of evicted vectors.
+        """
         connection = self.connect()
-        found = {}
+        found: dict[str, ChunkVectors] = {}
         for start in range(0, len(content_hashes), 500):
-            batch = content_hashes[start : start + 500]
-            marks = ", ".join("?" * len(batch))
+            batch = json.dumps(content_hashes[start : start + 500])
+            live = dict(
+                connection.execute(
+                    "SELECT c.content_hash, min(c.chunk_id) FROM chunks c "
+                    "JOIN book_embeddings e ON e.book_id = c.book_id AND e.model_id = ? "
+                    "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
+                    "WHERE c.content_hash IN (SELECT value FROM json_each(?)) "
+                    "GROUP BY c.content_hash",
+                    (model_id, batch),
+                )
+            )
+            found.update(self._live_vectors(connection, live))
             for digest, blob in connection.execute(
-                f"SELECT content_hash, embedding FROM embedding_cache "
-                f"WHERE model_id = ? AND content_hash IN ({marks})",
-                (model_id, *batch),
+                "SELECT content_hash, embedding FROM embedding_cache "
+                "WHERE model_id = ? AND content_hash IN (SELECT value FROM json_each(?))",
+                (model_id, batch),
             ):
-                rows = np.frombuffer(blob, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
-                found[digest] = ChunkVectors.from_stacked(rows)
+                if digest not in found:
+                    rows = np.frombuffer(blob, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+                    found[digest] = ChunkVectors.from_stacked(rows)
         return found
 
-    def write_vectors(
-        self,
-        book_id: str,
-        model_id: str,
-        vectors: Mapping[int, ChunkVectors],
-        new_cache_entries: Mapping[str, ChunkVectors],
-    ) -> int:
-        """Store the book's new chunk and sentence vectors and cache entries in one
-        transaction; return its chunk vector total.
+    @staticmethod
+    def _live_vectors(
+        connection: apsw.Connection, chunk_of: Mapping[str, int]
+    ) -> dict[str, ChunkVectors]:
+        """Return the vectors of those chunks, by the content hash each was found for."""
+        if not chunk_of:
+            return {}
+        ids = json.dumps(list(chunk_of.values()))
+        chunks = dict(
+            connection.execute(
+                "SELECT chunk_id, embedding FROM chunk_vectors "
+                "WHERE chunk_id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            )
+        )
+        sentences: dict[int, list[np.ndarray]] = {}
+        for chunk_id, blob in connection.execute(
+            "SELECT chunk_id, embedding FROM sentence_vectors "
+            "WHERE chunk_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id, ordinal",
+            (ids,),
+        ):
+            sentences.setdefault(chunk_id, []).append(np.frombuffer(blob, dtype=np.float32))
+        return {
+            digest: ChunkVectors(
+                np.frombuffer(chunks[chunk_id], dtype=np.float32),
+                np.stack(sentences[chunk_id])
+                if chunk_id in sentences
+                else np.zeros((0, EMBEDDING_DIM), dtype=np.float32),
+            )
+            for digest, chunk_id in chunk_of.items()
+        }
 
-        Vectors of another model are dropped first, so a book never mixes two models. A cache
-        entry is one BLOB: the chunk vector, then its sentence vectors, float32.
+    def write_vectors(
+        self, book_id: str, model_id: str, vectors: Mapping[int, ChunkVectors]
+    ) -> int:
+        """Store the book's new chunk and sentence vectors in one transaction; return its chunk
+        vector total.
+
+        Vectors of another model are dropped first, so a book never mixes two models. Cache
+        entries for the texts written are deleted: a live vector is never also a cache entry.
         """
         connection = self.connect()
         with write_transaction(connection):
@@ -117,13 +161,11 @@ class VectorIndexResource(dg.ConfigurableResource):
                     for ordinal, sentence in enumerate(vec.sentences)
                 ],
             )
-            connection.executemany(
-                "INSERT OR REPLACE INTO embedding_cache (model_id, content_hash, embedding) "
-                "VALUES (?, ?, ?)",
-                [
-                    (model_id, digest, _blob(vec.stacked()))
-                    for digest, vec in new_cache_entries.items()
-                ],
+            connection.execute(
+                "DELETE FROM embedding_cache WHERE model_id = ? AND content_hash IN "
+                "(SELECT content_hash FROM chunks WHERE chunk_id IN "
+                "(SELECT value FROM json_each(?)))",
+                (model_id, json.dumps(list(vectors))),
             )
             total = self._vector_count(connection, book_id)
             connection.execute(

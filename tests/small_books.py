@@ -55,5 +55,5 @@ def index_book(
     text_index.replace_book(rows)
     rng = np.random.default_rng(len(rows.chunks))
     vectors = {c.chunk_id: random_vectors(rng, 2) for c in rows.chunks}
-    vector_index.write_vectors(rows.book.book_id, model, vectors, {})
+    vector_index.write_vectors(rows.book.book_id, model, vectors)
     return vectors

@@ -169,4 +169,5 @@ def test_index_maintenance_reports_sizes(ingested) -> None:
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert metadata["index_bytes_before"] > 0 and metadata["index_bytes_after"] > 0
     assert metadata["vectors"] <= metadata["vector_slots_after"]
+    assert metadata["cache_entries_duplicating_live_vectors_deleted"] == 0
     assert TextIndexResource().search_bm25("rabbit", 1)

@@ -109,7 +109,6 @@ def index_corpus(dataset: BeirDataset, index_path: str, model) -> dict[int, str]
             rows.book.book_id,
             model.model_id,
             {c.chunk_id: vectors[at + i] for i, c in enumerate(rows.chunks)},
-            {},
         )
         at += count
     return {chunk.chunk_id: chunk.book_id for chunk in passages}

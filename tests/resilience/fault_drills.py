@@ -78,11 +78,6 @@ def drill_vector(model_id: str, content_hash: str) -> ChunkVectors:
     return ChunkVectors.from_stacked(stacked)
 
 
-def cache_entries(rows: BookRows, vectors: dict[int, ChunkVectors]) -> dict[str, ChunkVectors]:
-    """Return the embedding-cache entries (content hash -> vectors) that go with vectors."""
-    return {chunk.content_hash: vectors[chunk.chunk_id] for chunk in rows.chunks}
-
-
 def _digest(rows: list) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 

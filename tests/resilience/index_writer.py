@@ -3,8 +3,8 @@
     python -m tests.resilience.index_writer text|vectors INDEX VERSIONS
 
 VERSIONS is a pickle of the versions to cycle through. `text`: BookRows, each written with
-TextIndexResource.replace_book. `vectors`: (book_id, model_id, {chunk_id: ChunkVectors},
-{content_hash: ChunkVectors}), each written with VectorIndexResource.write_vectors. The process
+TextIndexResource.replace_book. `vectors`: (book_id, model_id, {chunk_id: ChunkVectors}), each
+written with VectorIndexResource.write_vectors. The process
 prints "writing" once, just before its first write, and never stops on its own.
 """
 
@@ -27,7 +27,7 @@ def text_writer(index: str) -> Callable[[object], None]:
 
 
 def vector_writer(index: str) -> Callable[[object], None]:
-    """Return a function that writes a (book_id, model_id, vectors, cache entries) version."""
+    """Return a function that writes a (book_id, model_id, vectors) version."""
     resource = VectorIndexResource(path=index)
     return lambda version: resource.write_vectors(*version)
 

@@ -40,7 +40,6 @@ from tests.resilience.fault_drills import (
     add_book,
     assert_index_intact,
     book_rows,
-    cache_entries,
     drill_vectors,
     graph_write_running,
     kill_while_writing,
@@ -274,9 +273,7 @@ def write_book(index: Path, rows: BookRows, model: str = MODELS[0]) -> tuple[flo
     text_written = time.perf_counter()
     vectors = drill_vectors(rows, model)
     vectors_made = time.perf_counter()
-    VectorIndexResource(path=str(index)).write_vectors(
-        rows.book.book_id, model, vectors, cache_entries(rows, vectors)
-    )
+    VectorIndexResource(path=str(index)).write_vectors(rows.book.book_id, model, vectors)
     return text_written - started, time.perf_counter() - vectors_made
 
 
@@ -360,7 +357,7 @@ def test_a_vector_write_killed_midway_leaves_one_model_s_vectors_whole(
     versions = []
     for model in MODELS:
         vectors = drill_vectors(rows, model)
-        versions.append((DRILL_BOOK, model, vectors, cache_entries(rows, vectors)))
+        versions.append((DRILL_BOOK, model, vectors))
 
     def check(connection: apsw.Connection) -> None:
         assert read(connection) in expected

@@ -47,7 +47,7 @@ def build_library(path: Path, model, names: tuple[str, ...] = LIBRARY_BOOKS) -> 
         chunks = prepared.rows.chunks
         vectors = model.embed_chunks([c.text for c in chunks])
         vector_index.write_vectors(
-            book_id, model.model_id, {c.chunk_id: vectors[i] for i, c in enumerate(chunks)}, {}
+            book_id, model.model_id, {c.chunk_id: vectors[i] for i, c in enumerate(chunks)}
         )
         books[book_id] = prepared.rows
     return Library(path, books)

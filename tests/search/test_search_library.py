@@ -261,7 +261,6 @@ def test_vector_changes_are_seen_and_deleted_books_vanish(tmp_path) -> None:
                 c.chunk_id: ChunkVectors(v[0], v[1:])
                 for c, v in zip(rows.chunks, vectors, strict=True)
             },
-            {},
         )
         return vectors[0, 1]  # the first chunk's sentence vector
 
