@@ -17,13 +17,26 @@ from hbi_resources.text_index import TextIndexResource
 from hbi_resources.vector_index import VectorIndexResource
 
 
-def _latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition, book_id: str):
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset.key, asset_partitions=[book_id]), limit=1
-    ).records
-    if not records:
+def _latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition) -> dict[str, dict]:
+    """Return the metadata of each partition's latest materialization of asset.
+
+    Two event-log queries for the whole library: one per book made the catalog rebuild take
+    11 s at 1,000 books.
+    """
+    latest = instance.get_latest_storage_id_by_partition(
+        asset.key, dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    if not latest:
         return {}
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset.key, storage_ids=list(latest.values())),
+        limit=len(latest),
+    ).records
+    return {
+        record.partition_key: {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        for record in records
+        if record.partition_key is not None and record.asset_materialization is not None
+    }
 
 
 @dg.asset(
@@ -42,23 +55,26 @@ def library_catalog(
 ) -> dg.MaterializeResult:
     instance = context.instance
     backed_up = instance.get_materialized_partitions(book_backup.key)
+    text_meta = _latest_metadata(instance, book_text)
+    embed_meta = _latest_metadata(instance, book_embeddings)
+    vectors = vector_index.vector_counts()
+    embeddings = vector_index.embeddings()
     rows = []
     for book in text_index.books():
         book_id = book["book_id"]
-        text_meta = _latest_metadata(instance, book_text, book_id)
-        embed_meta = _latest_metadata(instance, book_embeddings, book_id)
+        model_id, embedded_at = embeddings.get(book_id, (None, None))
         rows.append(
             {
                 **book,
                 "pages": book["page_count"],
                 "chunks": book["chunk_count"],
                 "tokens": book["token_count"],
-                "vectors": vector_index.vector_count(book_id),
-                "extract_s": text_meta.get("extract_s"),
-                "embed_s": embed_meta.get("embed_s"),
-                "embedded_at": vector_index.embedded_at(book_id),
+                "vectors": vectors.get(book_id, 0),
+                "extract_s": text_meta.get(book_id, {}).get("extract_s"),
+                "embed_s": embed_meta.get(book_id, {}).get("embed_s"),
+                "embedded_at": embedded_at,
                 "backed_up": book_id in backed_up,
-                "model_id": vector_index.model_of(book_id),
+                "model_id": model_id,
             }
         )
     count = catalog.replace_books(rows)

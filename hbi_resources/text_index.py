@@ -311,10 +311,10 @@ def book_summaries() -> list[dict]:
     """Return each indexed book as `hbi books --json` and `GET /books` show it."""
     from hbi_resources.vector_index import VectorIndexResource
 
-    vectors = VectorIndexResource()
+    counts = VectorIndexResource().vector_counts()
     rows = []
     for book in TextIndexResource().books():
-        embedded = vectors.vector_count(book["book_id"])
+        embedded = counts.get(book["book_id"], 0)
         rows.append(
             {
                 "book_id": book["book_id"],

@@ -231,14 +231,19 @@ class VectorIndexResource(dg.ConfigurableResource):
             .fetchone()[0]
         )
 
-    def embedded_at(self, book_id: str) -> str | None:
-        """Return when the book's vectors were last written, or None."""
-        row = (
-            self.connect()
-            .execute("SELECT embedded_at FROM book_embeddings WHERE book_id = ?", (book_id,))
-            .fetchone()
+    def vector_counts(self) -> dict[str, int]:
+        """Return, per book, how many of its chunks have a vector (books with none left out)."""
+        return dict(
+            self.connect().execute(
+                "SELECT c.book_id, count(*) FROM chunks c "
+                "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id GROUP BY c.book_id"
+            )
         )
-        return row[0] if row else None
+
+    def embeddings(self) -> dict[str, tuple[str, str]]:
+        """Return each embedded book's model and when its vectors were last written."""
+        rows = self.connect().execute("SELECT book_id, model_id, embedded_at FROM book_embeddings")
+        return {book_id: (model_id, at) for book_id, model_id, at in rows}
 
     def model_of(self, book_id: str) -> str | None:
         """Return the model that embedded the book, or None if it has not been embedded."""

@@ -154,10 +154,13 @@ def test_catalog_has_one_row_per_indexed_book(ingested) -> None:
     assert set(CatalogResource().book_ids()) == indexed
     with CatalogResource().connect(read_only=True) as connection:
         row = connection.execute(
-            "SELECT chunks, vectors, backed_up, model_id FROM books WHERE book_id = ?",
+            "SELECT chunks, vectors, backed_up, model_id, extract_s, embed_s, embedded_at "
+            "FROM books WHERE book_id = ?",
             ["h-g-wells_the-time-machine.pdf"],
         ).fetchone()
     assert row[0] == row[1] > 0 and row[2] is True and row[3].startswith("sentence-transformers")
+    # Timings come from each book's latest materialization, read for all books at once.
+    assert row[4] > 0 and row[5] is not None and row[6]
 
 
 def test_index_maintenance_reports_sizes(ingested) -> None:
