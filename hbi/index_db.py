@@ -197,7 +197,7 @@ def evict_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> int:
     that no chunk holds any more, ready for the same text when it comes back.
     """
     ids = list(chunk_ids)
-    evicted = 0
+    evicted: list[tuple[str, str]] = []
     for start in range(0, len(ids), 500):
         batch = json.dumps(ids[start : start + 500])
         sentences: dict[int, list[bytes]] = {}
@@ -222,9 +222,20 @@ def evict_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> int:
             "VALUES (?, ?, ?)",
             entries,
         )
-        evicted += len(entries)
+        evicted += [(model_id, digest) for model_id, digest, _ in entries]
     delete_vectors(connection, ids)
-    return evicted
+    # A text that another chunk (this book's or another's) still holds stays live, not cached.
+    for start in range(0, len(evicted), 500):
+        connection.execute(
+            "DELETE FROM embedding_cache WHERE (model_id, content_hash) IN ("
+            "SELECT e.model_id, c.content_hash FROM chunks c "
+            "JOIN book_embeddings e ON e.book_id = c.book_id "
+            "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
+            "WHERE c.content_hash IN (SELECT value ->> 1 FROM json_each(?)) "
+            "AND e.model_id IN (SELECT value ->> 0 FROM json_each(?)))",
+            (json.dumps(evicted[start : start + 500]),) * 2,
+        )
+    return len(evicted)
 
 
 def forget_live_cache_entries(connection: apsw.Connection) -> int:

@@ -133,3 +133,13 @@ def test_an_index_made_before_sentence_vectors_gets_the_table(tmp_path) -> None:
     connect(path).execute("DROP TABLE sentence_vectors")
     tables = connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     assert "sentence_vectors" in {row[0] for row in tables}
+
+
+def test_a_text_another_book_still_holds_is_not_cached_when_one_copy_goes(indexes) -> None:
+    text_index, vector_index = indexes
+    texts = ["alpha beta gamma.", "delta epsilon."]
+    index_book(indexes, book_rows(texts))
+    index_book(indexes, book_rows([texts[0], "something else."], book_id="copy"))
+    text_index.delete_book("book")
+    assert cache_hashes(vector_index) == {book_rows(texts).chunks[1].content_hash}
+    assert forget_live_cache_entries(vector_index.connect()) == 0
