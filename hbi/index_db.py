@@ -189,67 +189,85 @@ def delete_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> Non
     connection.executemany("DELETE FROM sentence_vectors WHERE chunk_id = ?", rows)
 
 
-def evict_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> int:
-    """Move those chunks' vectors into the embedding cache, then delete them; return how many.
+def stacked_vectors(connection: apsw.Connection, chunk_ids: list[int]) -> dict[int, bytes]:
+    """Return each of those chunks' vectors as one float32 BLOB, the embedding cache's format:
+    the chunk vector, then its sentence vectors in order. Chunks without a vector are left out."""
+    ids = json.dumps(chunk_ids)
+    found = {
+        chunk_id: bytes(blob)
+        for chunk_id, blob in connection.execute(
+            "SELECT chunk_id, embedding FROM chunk_vectors "
+            "WHERE chunk_id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        )
+    }
+    for chunk_id, blob in connection.execute(
+        "SELECT chunk_id, embedding FROM sentence_vectors "
+        "WHERE chunk_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id, ordinal",
+        (ids,),
+    ):
+        if chunk_id in found:
+            found[chunk_id] += bytes(blob)
+    return found
 
-    A cache entry is keyed by the book's model and the chunk's content hash; its BLOB is the
-    chunk vector followed by the sentence vectors (float32). The cache thus holds only vectors
-    that no chunk holds any more, ready for the same text when it comes back.
+
+def evict_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> None:
+    """Move those chunks' vectors into the embedding cache, then delete them.
+
+    A cache entry is keyed by the book's model and the chunk's content hash. The cache thus
+    holds only vectors that no chunk holds any more, ready for the same text when it comes back.
     """
     ids = list(chunk_ids)
-    evicted: list[tuple[str, str]] = []
+    evicted: list[str] = []
     for start in range(0, len(ids), 500):
-        batch = json.dumps(ids[start : start + 500])
-        sentences: dict[int, list[bytes]] = {}
-        for chunk_id, blob in connection.execute(
-            "SELECT chunk_id, embedding FROM sentence_vectors "
-            "WHERE chunk_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id, ordinal",
-            (batch,),
-        ):
-            sentences.setdefault(chunk_id, []).append(blob)
+        batch = ids[start : start + 500]
+        stacked = stacked_vectors(connection, batch)
         entries = [
-            (model_id, digest, bytes(chunk_blob) + b"".join(sentences.get(chunk_id, [])))
-            for chunk_id, digest, model_id, chunk_blob in connection.execute(
-                "SELECT c.chunk_id, c.content_hash, e.model_id, v.embedding FROM chunks c "
+            (model_id, digest, stacked[chunk_id])
+            for chunk_id, digest, model_id in connection.execute(
+                "SELECT c.chunk_id, c.content_hash, e.model_id FROM chunks c "
                 "JOIN book_embeddings e ON e.book_id = c.book_id "
-                "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
                 "WHERE c.chunk_id IN (SELECT value FROM json_each(?))",
-                (batch,),
+                (json.dumps(batch),),
             )
+            if chunk_id in stacked
         ]
         connection.executemany(
             "INSERT OR REPLACE INTO embedding_cache (model_id, content_hash, embedding) "
             "VALUES (?, ?, ?)",
             entries,
         )
-        evicted += [(model_id, digest) for model_id, digest, _ in entries]
+        evicted += [digest for _, digest, _ in entries]
     delete_vectors(connection, ids)
     # A text that another chunk (this book's or another's) still holds stays live, not cached.
-    for start in range(0, len(evicted), 500):
-        connection.execute(
-            "DELETE FROM embedding_cache WHERE (model_id, content_hash) IN ("
-            "SELECT e.model_id, c.content_hash FROM chunks c "
-            "JOIN book_embeddings e ON e.book_id = c.book_id "
-            "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
-            "WHERE c.content_hash IN (SELECT value ->> 1 FROM json_each(?)) "
-            "AND e.model_id IN (SELECT value ->> 0 FROM json_each(?)))",
-            (json.dumps(evicted[start : start + 500]),) * 2,
-        )
-    return len(evicted)
+    forget_live_cache_entries(connection, evicted)
 
 
-def forget_live_cache_entries(connection: apsw.Connection) -> int:
-    """Delete cache entries whose text a chunk embedded by the same model holds; return how many.
+def forget_live_cache_entries(
+    connection: apsw.Connection, content_hashes: list[str] | None = None
+) -> int:
+    """Delete cache entries whose text a chunk embedded by the same model holds (of those
+    texts, or of all); return how many.
 
     Indexes written before eviction kept a cache copy of every live vector.
     """
-    connection.execute(
+    live = (
         "DELETE FROM embedding_cache WHERE (model_id, content_hash) IN ("
         "SELECT e.model_id, c.content_hash FROM chunks c "
         "JOIN book_embeddings e ON e.book_id = c.book_id "
-        "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id)"
+        "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id"
     )
-    return connection.changes()
+    if content_hashes is None:
+        connection.execute(live + ")")
+        return connection.changes()
+    deleted = 0
+    for start in range(0, len(content_hashes), 500):
+        connection.execute(
+            live + " WHERE c.content_hash IN (SELECT value FROM json_each(?)))",
+            (json.dumps(content_hashes[start : start + 500]),),
+        )
+        deleted += connection.changes()
+    return deleted
 
 
 def delete_book_vectors(connection: apsw.Connection, book_id: str) -> None:

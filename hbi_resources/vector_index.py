@@ -19,6 +19,7 @@ from hbi.index_db import (
     default_index_path,
     delete_book_vectors,
     delete_vectors,
+    stacked_vectors,
     write_transaction,
 )
 from hbi.records import ChunkVectors
@@ -96,8 +97,7 @@ class VectorIndexResource(dg.ConfigurableResource):
                 (model_id, batch),
             ):
                 if digest not in found:
-                    rows = np.frombuffer(blob, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
-                    found[digest] = ChunkVectors.from_stacked(rows)
+                    found[digest] = _from_blob(blob)
         return found
 
     @staticmethod
@@ -105,32 +105,8 @@ class VectorIndexResource(dg.ConfigurableResource):
         connection: apsw.Connection, chunk_of: Mapping[str, int]
     ) -> dict[str, ChunkVectors]:
         """Return the vectors of those chunks, by the content hash each was found for."""
-        if not chunk_of:
-            return {}
-        ids = json.dumps(list(chunk_of.values()))
-        chunks = dict(
-            connection.execute(
-                "SELECT chunk_id, embedding FROM chunk_vectors "
-                "WHERE chunk_id IN (SELECT value FROM json_each(?))",
-                (ids,),
-            )
-        )
-        sentences: dict[int, list[np.ndarray]] = {}
-        for chunk_id, blob in connection.execute(
-            "SELECT chunk_id, embedding FROM sentence_vectors "
-            "WHERE chunk_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id, ordinal",
-            (ids,),
-        ):
-            sentences.setdefault(chunk_id, []).append(np.frombuffer(blob, dtype=np.float32))
-        return {
-            digest: ChunkVectors(
-                np.frombuffer(chunks[chunk_id], dtype=np.float32),
-                np.stack(sentences[chunk_id])
-                if chunk_id in sentences
-                else np.zeros((0, EMBEDDING_DIM), dtype=np.float32),
-            )
-            for digest, chunk_id in chunk_of.items()
-        }
+        stacked = stacked_vectors(connection, list(chunk_of.values()))
+        return {digest: _from_blob(stacked[chunk_id]) for digest, chunk_id in chunk_of.items()}
 
     def write_vectors(
         self, book_id: str, model_id: str, vectors: Mapping[int, ChunkVectors]
@@ -253,6 +229,13 @@ class VectorIndexResource(dg.ConfigurableResource):
             .fetchone()
         )
         return row[0] if row else None
+
+
+def _from_blob(blob: bytes) -> ChunkVectors:
+    """Return the vectors a stacked BLOB (chunk vector, then sentence vectors) holds."""
+    return ChunkVectors.from_stacked(
+        np.frombuffer(blob, dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+    )
 
 
 def _blob(vector: np.ndarray) -> bytes:

@@ -145,7 +145,7 @@ class LibrarySearch:
         # One book can fill a whole list: go deeper until the page fills, the lists run dry or
         # every book in scope has its passage (a library of fewer books than k: deeper lists
         # would cost a scan of the index and find no other book).
-        books = self._books_in_scope(filters) if collapse_books else 0
+        books = self._books_in_scope(filters) if collapse_books and len(page) < k else 0
         while collapse_books and len(page) < k and known < books and depth < MAX_COLLAPSE_DEPTH:
             longest = max(
                 (sum(name in item.lists for item in ranking.items) for name in MODES), default=0
