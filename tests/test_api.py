@@ -203,7 +203,7 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     client.get(f"/books/{WAR}")
     text = client.get("/metrics").text
     assert 'hbi_http_requests_total{path="/search",status="200"}' in text
-    assert 'hbi_http_request_duration_seconds_bucket{path="/search",le="+Inf"}' in text
+    assert 'hbi_http_request_duration_seconds_bucket{le="+Inf",path="/search"}' in text
     assert 'hbi_http_request_duration_seconds_count{path="/search"}' in text
     assert 'path="/books/{book_id}"' in text and WAR not in text
 

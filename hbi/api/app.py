@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from neo4j.exceptions import ServiceUnavailable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,7 +27,7 @@ from hbi.api.limits import (
     FilterValue,
     QueryStringLimitMiddleware,
 )
-from hbi.api.metrics import MetricsMiddleware, RequestMetrics
+from hbi.api.metrics import ApiMetrics, MetricsMiddleware
 from hbi.api.page import SEARCH_PAGE
 from hbi.api.query_log_writer import QueryLogWriter
 from hbi.config import layout, load_stack_env
@@ -41,7 +41,6 @@ API_KEY_ENV = "HBI_API_KEY"
 API_KEY_HEADER = "X-API-Key"
 # Health is for load balancers and the page is static HTML that asks for the key itself.
 OPEN_PATHS = frozenset({"/health", "/"})
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 BookId = Annotated[str, Path(max_length=MAX_ID_CHARS)]
 
 
@@ -107,7 +106,12 @@ def create_app(api_key: str | None = None) -> FastAPI:
         description="Hybrid (BM25 + vector) search over a library of books.",
         lifespan=lifespan,
     )
-    metrics = RequestMetrics()
+    metrics = ApiMetrics()
+    metrics.count_from(
+        "hbi_query_log_dropped_total",
+        "Searches the query log did not record.",
+        lambda: query_log.dropped,
+    )
     searches = _SearchHolder()
 
     @app.exception_handler(SectionNotFoundError)
@@ -214,13 +218,9 @@ def create_app(api_key: str | None = None) -> FastAPI:
         return JSONResponse(report, status_code=status)
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> PlainTextResponse:
-        dropped = (
-            "# HELP hbi_query_log_dropped_total Searches the query log did not record.\n"
-            "# TYPE hbi_query_log_dropped_total counter\n"
-            f"hbi_query_log_dropped_total {query_log.dropped}\n"
-        )
-        return PlainTextResponse(metrics.render() + dropped, media_type=PROMETHEUS_TEXT)
+    def prometheus_metrics(request: Request) -> Response:
+        body, content_type = metrics.exposition(request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
 
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)

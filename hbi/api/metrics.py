@@ -1,74 +1,81 @@
-"""Request counts and latencies per route, in Prometheus text format, with no client library."""
+"""The API's Prometheus metrics: the process, and requests counted and timed by route template."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict
+from collections.abc import Callable, Iterator
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Prometheus' default latency buckets, in seconds.
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "unmatched"
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-class RequestMetrics:
-    """Counts requests per path and status, and observes their latency per path."""
+class ApiMetrics:
+    """One app's Prometheus registry: process, platform and GC metrics, and its HTTP requests."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: dict[tuple[str, str], int] = defaultdict(int)
-        self._buckets: dict[str, list[int]] = {}
-        self._sums: dict[str, float] = defaultdict(float)
-        self._counts: dict[str, int] = defaultdict(int)
+        # Not the library's global registry: two apps in one process (tests) would register the
+        # same names twice, and each app should count only its own requests.
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self._requests = Counter(
+            "hbi_http_requests_total",
+            "HTTP requests answered, by route and status.",
+            ["path", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "hbi_http_request_duration_seconds",
+            "HTTP request latency, by route.",
+            ["path"],
+            registry=self.registry,
+        )
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        with self._lock:
-            self._requests[(path, str(status))] += 1
-            buckets = self._buckets.setdefault(path, [0] * len(BUCKETS))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    buckets[i] += 1
-            self._sums[path] += seconds
-            self._counts[path] += 1
+        self._requests.labels(path=path, status=str(status)).inc()
+        self._latency.labels(path=path).observe(seconds)
 
-    def render(self) -> str:
-        """Return every metric in the Prometheus text exposition format (version 0.0.4)."""
-        lines = [
-            "# HELP hbi_http_requests_total HTTP requests answered, by route and status.",
-            "# TYPE hbi_http_requests_total counter",
-        ]
-        with self._lock:
-            for (path, status), count in sorted(self._requests.items()):
-                lines.append(
-                    f'hbi_http_requests_total{{path="{_label(path)}",status="{status}"}} {count}'
-                )
-            lines += [
-                "# HELP hbi_http_request_duration_seconds HTTP request latency, by route.",
-                "# TYPE hbi_http_request_duration_seconds histogram",
-            ]
-            for path in sorted(self._buckets):
-                name = "hbi_http_request_duration_seconds"
-                label = f'path="{_label(path)}"'
-                for bound, count in zip(BUCKETS, self._buckets[path], strict=True):
-                    lines.append(f'{name}_bucket{{{label},le="{bound}"}} {count}')
-                lines.append(f'{name}_bucket{{{label},le="+Inf"}} {self._counts[path]}')
-                lines.append(f"{name}_sum{{{label}}} {self._sums[path]:.6f}")
-                lines.append(f"{name}_count{{{label}}} {self._counts[path]}")
-        return "\n".join(lines) + "\n"
+    def count_from(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """Expose a counter kept elsewhere, read afresh at every scrape."""
+        self.registry.register(_ReadCounter(name, documentation, read))
+
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """Return every metric and its content type, in the format the Accept header asks for."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
+
+
+class _ReadCounter(Collector):
+    """A counter whose value another object owns (the query log's dropped searches)."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self._name, self._documentation, value=self._read())
 
 
 class MetricsMiddleware:
     """ASGI middleware that records each HTTP request under its route template."""
 
-    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
 
