@@ -1,25 +1,33 @@
 """The backups bucket as HBI lays it out, read and pruned through the object store resource.
 
 ```
-full/<backup id>/index.sqlite, catalog.parquet, graph.jsonl, manifest.json
-books/<book id>/<fingerprint>/*.parquet, manifest.json     (per-book bundles)
-books/<book id>/LATEST.json                                 (the book's newest bundle)
+books/<book id>/<fingerprint>/*.parquet, manifest.json     (per-book bundles, the source of truth)
+books/<book id>/LATEST.json                                 (the book's newest bundle, kept after
+                                                             the book leaves the library)
+library/<book id>.json                                      (the books in the library now, each
+                                                             naming its bundle)
+full/<backup id>/catalog.parquet, manifest.json             (a dated list of the library's bundles)
 ```
 
-A folder counts only once its manifest.json is there: uploads write it last.
+A folder counts only once its manifest.json is there: uploads write it last. The indexes are
+projections of `library/`: a replica lists it, compares each pointer's ETag with what it holds,
+and applies the bundles that changed (hbi/projection.py).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from hbi.bundle import BookBundle, BundleError, read_bundle, sha256_file
+from hbi.bundle import BookBundle, BundleError, read_bundle, sha256_file, write_bundle
 from hbi.retention import backup_time
-from hbi_resources.object_store import ObjectStoreResource
+from hbi.storage.object_store import ObjectStoreClient
 
 FULL_PREFIX = "full/"
 BOOKS_PREFIX = "books/"
+LIBRARY_PREFIX = "library/"
 
 
 class BackupError(RuntimeError):
@@ -36,10 +44,94 @@ def bundle_prefix(book_id: str, fingerprint: str) -> str:
 
 
 def pointer_key(book_id: str) -> str:
+    """Return the key of the book's newest-bundle pointer (kept when the book is removed)."""
     return f"{BOOKS_PREFIX}{book_id}/LATEST.json"
 
 
-def full_backup_ids(store: ObjectStoreResource) -> list[str]:
+def library_key(book_id: str) -> str:
+    """Return the key of the pointer that puts the book in the library."""
+    return f"{LIBRARY_PREFIX}{book_id}.json"
+
+
+@dataclass(frozen=True)
+class PublishedBundle:
+    """Where a book's bundle lives, and whether this call wrote it or found it there."""
+
+    pointer: dict
+    reused: bool
+    bytes_written: int
+
+
+def publish_bundle(
+    store: ObjectStoreClient, bundle: BookBundle, fingerprint: str, *, object_key: str, etag: str
+) -> PublishedBundle:
+    """Store the bundle (unless that fingerprint is there) and point the library at it.
+
+    The bundle's files go first, then its manifest, then LATEST.json, then the library pointer,
+    so a replica never sees a pointer to a bundle that is not whole.
+    """
+    book_id = bundle.book["book_id"]
+    prefix = bundle_prefix(book_id, fingerprint)
+    bucket = store.backups_bucket
+    reused = store.exists(bucket, prefix + "manifest.json")
+    size = 0
+    if not reused:
+        with tempfile.TemporaryDirectory(prefix="hbi-bundle-") as tmp:
+            folder = Path(tmp)
+            manifest = write_bundle(folder, bundle)
+            size = store.upload_with_manifest(bucket, prefix, folder, list(manifest["files"]))
+    pointer = {
+        "book_id": book_id,
+        "fingerprint": fingerprint,
+        "prefix": prefix,
+        "content_hash": bundle.book["content_hash"],
+        "model_id": bundle.model_id,
+        "object_key": object_key,
+        "etag": etag,
+    }
+    point_library_at(store, pointer)
+    return PublishedBundle(pointer, reused, size)
+
+
+def point_library_at(store: ObjectStoreClient, pointer: dict) -> str:
+    """Make the pointer the book's newest bundle and its place in the library; return its ETag."""
+    data = json.dumps(pointer, sort_keys=True).encode()
+    store.put_bytes(store.backups_bucket, pointer_key(pointer["book_id"]), data, "application/json")
+    return store.put_bytes(
+        store.backups_bucket, library_key(pointer["book_id"]), data, "application/json"
+    )
+
+
+def withdraw_from_library(store: ObjectStoreClient, book_id: str) -> None:
+    """Take the book out of the library; its bundles and LATEST.json stay for restores."""
+    store.delete_prefix(store.backups_bucket, library_key(book_id))
+
+
+def library_listing(store: ObjectStoreClient) -> dict[str, str]:
+    """Return the books in the library with the ETag of each one's pointer (one listing)."""
+    found = {}
+    for obj in store.list_objects(store.backups_bucket, LIBRARY_PREFIX):
+        name = obj.object_name[len(LIBRARY_PREFIX) :]
+        if name.endswith(".json") and "/" not in name:
+            found[name[: -len(".json")]] = obj.etag
+    return found
+
+
+def library_pointer(store: ObjectStoreClient, book_id: str) -> dict | None:
+    """Return the book's library pointer, or None when the book is not in the library."""
+    key = library_key(book_id)
+    if not store.exists(store.backups_bucket, key):
+        return None
+    return json.loads(store.get_bytes(store.backups_bucket, key))
+
+
+def fetch_bundle(store: ObjectStoreClient, book_id: str, fingerprint: str) -> BookBundle:
+    """Download and verify one bundle into a scratch folder that is gone on return."""
+    with tempfile.TemporaryDirectory(prefix="hbi-bundle-") as tmp:
+        return download_bundle(store, book_id, fingerprint, Path(tmp))
+
+
+def full_backup_ids(store: ObjectStoreClient) -> list[str]:
     """Return the ids of complete full backups (those with a manifest), newest first."""
     ids = []
     for obj in store.list_objects(store.backups_bucket, FULL_PREFIX):
@@ -49,7 +141,7 @@ def full_backup_ids(store: ObjectStoreResource) -> list[str]:
     return sorted(ids, key=lambda b: (backup_time(b), b), reverse=True)
 
 
-def read_full_manifest(store: ObjectStoreResource, backup_id: str) -> dict:
+def read_full_manifest(store: ObjectStoreClient, backup_id: str) -> dict:
     """Return a full backup's manifest; BackupError when there is no such complete backup."""
     key = full_prefix(backup_id) + "manifest.json"
     if not store.exists(store.backups_bucket, key):
@@ -57,7 +149,7 @@ def read_full_manifest(store: ObjectStoreResource, backup_id: str) -> dict:
     return json.loads(store.get_bytes(store.backups_bucket, key))
 
 
-def describe_full_backups(store: ObjectStoreResource) -> list[dict]:
+def describe_full_backups(store: ObjectStoreClient) -> list[dict]:
     """Return a summary of every complete full backup, newest first."""
     summaries = []
     for backup_id in full_backup_ids(store):
@@ -77,7 +169,7 @@ def describe_full_backups(store: ObjectStoreResource) -> list[dict]:
     return summaries
 
 
-def download_full_backup(store: ObjectStoreResource, backup_id: str, folder: Path) -> dict:
+def download_full_backup(store: ObjectStoreClient, backup_id: str, folder: Path) -> dict:
     """Download a full backup into folder, verify every file against the manifest, return it."""
     manifest = read_full_manifest(store, backup_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,14 +194,14 @@ def verify_files(folder: Path, manifest: dict, what: str) -> None:
             raise BackupError(f"{what}: {name} does not match its SHA-256 in the manifest")
 
 
-def delete_full_backup(store: ObjectStoreResource, backup_id: str) -> int:
+def delete_full_backup(store: ObjectStoreClient, backup_id: str) -> int:
     """Delete a full backup, manifest first so it never looks complete; return objects deleted."""
     prefix = full_prefix(backup_id)
     deleted = store.delete_prefix(store.backups_bucket, prefix + "manifest.json")
     return deleted + store.delete_prefix(store.backups_bucket, prefix)
 
 
-def latest_pointer(store: ObjectStoreResource, book_id: str) -> dict | None:
+def latest_pointer(store: ObjectStoreClient, book_id: str) -> dict | None:
     """Return the book's LATEST.json pointer, or None when it was never backed up."""
     key = pointer_key(book_id)
     if not store.exists(store.backups_bucket, key):
@@ -118,7 +210,7 @@ def latest_pointer(store: ObjectStoreResource, book_id: str) -> dict | None:
 
 
 def download_bundle(
-    store: ObjectStoreResource, book_id: str, fingerprint: str, folder: Path
+    store: ObjectStoreClient, book_id: str, fingerprint: str, folder: Path
 ) -> BookBundle:
     """Download and verify one per-book bundle; return its rows (BookBundle)."""
     prefix = bundle_prefix(book_id, fingerprint)
@@ -136,7 +228,7 @@ def download_bundle(
         raise BackupError(f"{book_id}: bundle {fingerprint[:12]}: {exc}") from exc
 
 
-def bundle_fingerprints(store: ObjectStoreResource) -> dict[str, set[str]]:
+def bundle_fingerprints(store: ObjectStoreClient) -> dict[str, set[str]]:
     """Return every complete per-book bundle in the bucket, as book id → fingerprints."""
     found: dict[str, set[str]] = {}
     for obj in store.list_objects(store.backups_bucket, BOOKS_PREFIX):

@@ -1,4 +1,9 @@
-"""The per-book steps between the object bytes and the index rows, free of Dagster."""
+"""The per-book steps between a book's bytes and its bundle, free of Dagster.
+
+A book run reads the object, extracts and chunks it, embeds the chunks whose text has no vector
+yet and returns the bundle that becomes the book's source of truth in the object store. Nothing
+here touches an index: the indexes are projections of bundles (hbi/projection.py).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hbi.book import ExtractedBook
+from hbi.bundle import BookBundle
 from hbi.chunking import MODEL_TOKEN_LIMIT, SPECIAL_TOKENS, TokenOffsetSource, chunk_book
 from hbi.extract import extract_book
-from hbi.records import BookRows, ChunkVectors, build_rows
+from hbi.records import BookRows, ChunkVectors, build_rows, row_dict
 
 
 @dataclass
@@ -83,3 +91,65 @@ def embed_pending(
     if missing:
         lookup.update(zip(missing.keys(), embed(list(missing.values())), strict=True))
     return [lookup[digest] for digest in hashes]
+
+
+@dataclass(frozen=True)
+class EmbeddingStats:
+    """How a bundle's vectors came about: embedded now, or taken from a bundle that had them."""
+
+    chunks: int
+    computed: int  # distinct texts the model embedded
+    reused: int  # chunks whose text a known bundle already had a vector for
+    embed_s: float
+
+    @property
+    def repeated(self) -> int:
+        """Chunks whose text another chunk of this book, embedded now, repeats."""
+        return self.chunks - self.reused - self.computed
+
+
+def known_vectors(bundle: BookBundle | None, model_id: str) -> dict[str, ChunkVectors]:
+    """Return the vectors a bundle holds by text hash, if the same model made them."""
+    if bundle is None or bundle.model_id != model_id:
+        return {}
+    by_chunk = bundle.chunk_vectors()
+    return {
+        digest: by_chunk[chunk_id]
+        for chunk_id, digest in zip(bundle.chunk_ids, bundle.content_hashes, strict=True)
+    }
+
+
+def bundle_rows(
+    rows: BookRows,
+    embed: Callable[[list[str]], list[ChunkVectors]],
+    model_id: str,
+    known: dict[str, ChunkVectors],
+) -> tuple[BookBundle, EmbeddingStats]:
+    """Return the book's bundle: its rows and a vector for every chunk, reusing known texts'."""
+    hashes = [c.content_hash for c in rows.chunks]
+    started = time.perf_counter()
+    vectors = embed_pending([c.text for c in rows.chunks], hashes, known, embed)
+    embed_s = time.perf_counter() - started
+    computed = len({h for h in hashes if h not in known})
+    dim = vectors[0].chunk.shape[0] if vectors else 384
+    bundle = BookBundle(
+        book=row_dict(rows.book),
+        sections=[row_dict(s) for s in rows.sections],
+        chunks=[row_dict(c) for c in rows.chunks],
+        chunk_ids=[c.chunk_id for c in rows.chunks],
+        vectors=np.stack([v.chunk for v in vectors]).astype(np.float32)
+        if vectors
+        else np.zeros((0, dim), np.float32),
+        content_hashes=hashes,
+        terms=[row_dict(t) for t in rows.terms],
+        model_id=model_id,
+        sentence_vectors={
+            c.chunk_id: v.sentences
+            for c, v in zip(rows.chunks, vectors, strict=True)
+            if len(v.sentences)
+        },
+    )
+    stats = EmbeddingStats(
+        len(hashes), computed, sum(1 for h in hashes if h in known), round(embed_s, 3)
+    )
+    return bundle, stats

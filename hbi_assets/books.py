@@ -1,25 +1,24 @@
-"""Per-book assets: a book object becomes text (FTS5), embeddings, a ToC graph and a backup."""
+"""Per-book assets: a book object becomes its bundle in the object store, then its ToC graph.
 
-import json
+A book run needs MinIO and Neo4j and no local disk beyond scratch space, so it can execute on
+any worker. The local search index follows the bundles (hbi_assets/index.py).
+"""
+
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import dagster as dg
 
-from hbi.backup_store import bundle_prefix, pointer_key
+from hbi.backup_store import fetch_bundle, latest_pointer, library_pointer, publish_bundle
 from hbi.book_id import book_id_for_key
-from hbi.bundle import BookBundle, bundle_fingerprint, write_bundle
+from hbi.bundle import BookBundle, BundleError, bundle_fingerprint
 from hbi.errors import BookError
-from hbi.pipeline import embed_pending, prepare_book, toc_markdown
+from hbi.pipeline import bundle_rows, known_vectors, prepare_book, toc_markdown
 from hbi_assets.partitions import books_partitions
 from hbi_assets.retries import retry_transient_errors
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
 
 OBJECT_KEY_TAG = "hbi/object_key"
 ENV_INGEST_NICENESS = "HBI_INGEST_NICENESS"
@@ -37,16 +36,12 @@ def yield_cpu_to_queries() -> None:
         os.nice(wanted - current)
 
 
-def _object_key(
-    context: dg.AssetExecutionContext,
-    object_store: ObjectStoreResource,
-    text_index: TextIndexResource,
-) -> str:
+def _object_key(context: dg.AssetExecutionContext, object_store: ObjectStoreResource) -> str:
     book_id = context.partition_key
-    key = context.run.tags.get(OBJECT_KEY_TAG) or text_index.source_key(book_id)
+    key = context.run.tags.get(OBJECT_KEY_TAG)
     if key:
         return key
-    # A partition added by hand in the UI: find its object by applying the id rule.
+    # A partition materialized from the UI: find its object by applying the id rule.
     for obj in object_store.list_objects(object_store.books_bucket):
         if book_id_for_key(obj.object_name) == book_id:
             return obj.object_name
@@ -56,29 +51,42 @@ def _object_key(
     )
 
 
+def _previous_bundle(object_store: ObjectStoreResource, book_id: str) -> BookBundle | None:
+    """Return the book's newest bundle, whose vectors unchanged text reuses (None if unusable)."""
+    pointer = latest_pointer(object_store, book_id)
+    if pointer is None:
+        return None
+    try:
+        return fetch_bundle(object_store, book_id, pointer["fingerprint"])
+    except (BundleError, RuntimeError):
+        # A damaged old bundle only costs the model time it would have saved.
+        return None
+
+
 @dg.asset(
     partitions_def=books_partitions,
     group_name="books",
-    kinds={"sqlite"},
-    description="The book's text, extracted by format, chunked along its ToC, in SQLite FTS5.",
+    kinds={"s3", "parquet"},
+    description="The book extracted, chunked along its ToC and embedded (MiniLM, per chunk and "
+    "sentence), as a checksummed Parquet bundle in the object store: the book's source of truth.",
 )
-def book_text(
+def book_bundle(
     context: dg.AssetExecutionContext,
     object_store: ObjectStoreResource,
-    text_index: TextIndexResource,
     embedder: EmbedderResource,
 ) -> dg.MaterializeResult:
     yield_cpu_to_queries()
     with retry_transient_errors():
         book_id = context.partition_key
-        key = _object_key(context, object_store, text_index)
+        key = _object_key(context, object_store)
         started = time.perf_counter()
         etag = object_store.etag(object_store.books_bucket, key)
         data = object_store.get_bytes(object_store.books_bucket, key)
         read_s = time.perf_counter() - started
+        model = embedder.model()
         try:
             prepared = prepare_book(
-                data, book_id=book_id, object_key=key, etag=etag, tokenizer=embedder.model()
+                data, book_id=book_id, object_key=key, etag=etag, tokenizer=model
             )
         except BookError as exc:
             raise dg.Failure(
@@ -86,11 +94,18 @@ def book_text(
                 metadata={"object_key": key, "error": exc.kind, "reason": exc.reason},
                 allow_retries=False,
             ) from exc
+        known = known_vectors(_previous_bundle(object_store, book_id), model.model_id)
+        bundle, embedding = bundle_rows(
+            prepared.rows,
+            lambda texts: model.embed_chunks(texts, batch_size=embedder.batch_size),
+            model.model_id,
+            known,
+        )
         write_started = time.perf_counter()
-        stats = text_index.replace_book(prepared.rows, etag)
+        fingerprint = bundle_fingerprint(bundle)
+        published = publish_bundle(object_store, bundle, fingerprint, object_key=key, etag=etag)
         book = prepared.rows.book
         sections = [vars(s) for s in prepared.rows.sections]
-        resolved = sum(1 for t in prepared.rows.terms if t.section_ids)
         return dg.MaterializeResult(
             metadata={
                 "title": book.title,
@@ -106,66 +121,27 @@ def book_text(
                 "toc_depth": book.toc_depth,
                 "toc_derived": book.toc_derived,
                 "index_terms": book.index_terms,
-                "index_terms_resolved": resolved,
-                "vectors_kept": stats.vectors_kept,
-                "vectors_invalidated": stats.vectors_dropped,
+                "index_terms_resolved": sum(1 for t in prepared.rows.terms if t.section_ids),
                 "warnings": dg.MetadataValue.json(book.warnings),
+                "model": model.model_id,
+                "texts_embedded": embedding.computed,
+                "chunks_reused_from_previous_bundle": embedding.reused,
+                "chunks_repeating_a_text_of_this_book": embedding.repeated,
+                "sentence_vectors": sum(len(v) for v in bundle.sentence_vectors.values()),
+                "chunks_per_s": round(embedding.computed / embedding.embed_s, 1)
+                if embedding.computed and embedding.embed_s
+                else 0.0,
                 "read_s": round(read_s, 3),
                 **{k: round(v, 3) for k, v in prepared.timings.items()},
-                "write_s": round(time.perf_counter() - write_started, 3),
+                "embed_s": embedding.embed_s,
+                "publish_s": round(time.perf_counter() - write_started, 3),
+                "bundle": f"s3://{object_store.backups_bucket}/{published.pointer['prefix']}",
+                "fingerprint": fingerprint,
+                "reused_existing_bundle": published.reused,
+                "bytes_written": published.bytes_written,
                 "toc": dg.MetadataValue.md(toc_markdown(sections)),
             },
-            data_version=dg.DataVersion(book.content_hash),
-        )
-
-
-@dg.asset(
-    partitions_def=books_partitions,
-    group_name="books",
-    kinds={"sqlite"},
-    deps=[book_text],
-    automation_condition=dg.AutomationCondition.eager(),
-    description="A MiniLM vector per chunk and per sentence in sqlite-vec; reused by model + text.",
-)
-def book_embeddings(
-    context: dg.AssetExecutionContext,
-    vector_index: VectorIndexResource,
-    embedder: EmbedderResource,
-) -> dg.MaterializeResult:
-    yield_cpu_to_queries()
-    with retry_transient_errors():
-        book_id = context.partition_key
-        model = embedder.model()
-        started = time.perf_counter()
-        pending = vector_index.pending_chunks(book_id, model.model_id)
-        hashes = [p.content_hash for p in pending]
-        cached = vector_index.cached(model.model_id, hashes)
-        computed = len({h for h in hashes if h not in cached})
-        embed_started = time.perf_counter()
-        vectors = embed_pending(
-            [p.text for p in pending],
-            hashes,
-            cached,
-            lambda texts: model.embed_chunks(texts, batch_size=embedder.batch_size),
-        )
-        embed_s = time.perf_counter() - embed_started
-        total = vector_index.write_vectors(
-            book_id,
-            model.model_id,
-            {p.chunk_id: vectors[i] for i, p in enumerate(pending)},
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "model": model.model_id,
-                "vectors": total,
-                "sentence_vectors": vector_index.sentence_vector_count(book_id),
-                "computed": computed,
-                "reused_from_cache": len(pending) - sum(1 for h in hashes if h not in cached),
-                "already_current": total - len(pending),
-                "embed_s": round(embed_s, 3),
-                "chunks_per_s": round(computed / embed_s, 1) if computed and embed_s else 0.0,
-                "duration_s": round(time.perf_counter() - started, 3),
-            }
+            data_version=dg.DataVersion(fingerprint),
         )
 
 
@@ -173,121 +149,43 @@ def book_embeddings(
     partitions_def=books_partitions,
     group_name="books",
     kinds={"neo4j"},
-    deps=[book_text],
+    deps=[book_bundle],
     automation_condition=dg.AutomationCondition.eager(),
     pool="neo4j_graph",
-    description="The ToC as (:Book)-[:HAS_SECTION]->(:Section) with NEXT links, plus index terms.",
+    description="The ToC as (:Book)-[:HAS_SECTION]->(:Section) with NEXT links, plus index terms, "
+    "projected from the book's bundle.",
 )
 def book_toc_graph(
-    context: dg.AssetExecutionContext, text_index: TextIndexResource, graph: GraphResource
+    context: dg.AssetExecutionContext,
+    object_store: ObjectStoreResource,
+    graph: GraphResource,
 ) -> dg.MaterializeResult:
     with retry_transient_errors():
         book_id = context.partition_key
-        book = text_index.book(book_id)
-        if book is None:
-            raise dg.Failure(description=f"{book_id}: not in the text index", allow_retries=False)
+        pointer = library_pointer(object_store, book_id)
+        if pointer is None:
+            raise dg.Failure(description=f"{book_id}: not in the library", allow_retries=False)
         started = time.perf_counter()
-        stats = graph.replace_book_from_index(text_index, book_id)
-        terms = text_index.terms(book_id)
+        bundle = fetch_bundle(object_store, book_id, pointer["fingerprint"])
+        stats = graph.project_bundle(bundle)
         return dg.MaterializeResult(
             metadata={
                 "sections": stats.sections,
                 "next_links": stats.next_links,
-                "toc_depth": book["toc_depth"],
+                "toc_depth": bundle.book["toc_depth"],
                 "index_terms": stats.terms,
-                "index_terms_resolved": sum(1 for t in terms if t["section_ids"]),
+                "index_terms_resolved": sum(1 for t in bundle.terms if t["section_ids"]),
                 "term_section_links": stats.term_links,
-                "duration_s": round(time.perf_counter() - started, 3),
-            }
-        )
-
-
-def book_bundle(
-    book_id: str, text_index: TextIndexResource, vector_index: VectorIndexResource
-) -> BookBundle:
-    """Return the book's rows from the index as a backup bundle."""
-    book = text_index.book(book_id)
-    if book is None:
-        raise dg.Failure(description=f"{book_id}: not in the text index", allow_retries=False)
-    chunks = text_index.chunks(book_id)
-    chunk_ids, vectors = vector_index.vectors(book_id)
-    if len(chunk_ids) != len(chunks):
-        raise dg.Failure(
-            description=f"{book_id}: {len(chunks) - len(chunk_ids)} chunks have no vector yet",
-        )
-    hashes = {c["chunk_id"]: c["content_hash"] for c in chunks}
-    return BookBundle(
-        book=book,
-        sections=text_index.sections(book_id),
-        chunks=chunks,
-        chunk_ids=chunk_ids,
-        vectors=vectors,
-        content_hashes=[hashes[c] for c in chunk_ids],
-        terms=text_index.terms(book_id),
-        model_id=vector_index.model_of(book_id) or "",
-        sentence_vectors=vector_index.sentence_vectors(book_id),
-    )
-
-
-@dg.asset(
-    partitions_def=books_partitions,
-    group_name="books",
-    kinds={"s3", "parquet"},
-    deps=[book_text, book_embeddings, book_toc_graph],
-    automation_condition=dg.AutomationCondition.eager(),
-    description="A checksummed Parquet bundle in the backups bucket that rebuilds this book.",
-)
-def book_backup(
-    context: dg.AssetExecutionContext,
-    object_store: ObjectStoreResource,
-    text_index: TextIndexResource,
-    vector_index: VectorIndexResource,
-) -> dg.MaterializeResult:
-    with retry_transient_errors():
-        book_id = context.partition_key
-        started = time.perf_counter()
-        bundle = book_bundle(book_id, text_index, vector_index)
-        fingerprint = bundle_fingerprint(bundle)
-        prefix = bundle_prefix(book_id, fingerprint)
-        bucket = object_store.backups_bucket
-        reused = object_store.exists(bucket, prefix + "manifest.json")
-        size = 0
-        if not reused:
-            with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp)
-                manifest = write_bundle(folder, bundle)
-                size = object_store.upload_with_manifest(
-                    bucket, prefix, folder, list(manifest["files"])
-                )
-        pointer = {
-            "book_id": book_id,
-            "fingerprint": fingerprint,
-            "prefix": prefix,
-            "content_hash": bundle.book["content_hash"],
-        }
-        object_store.put_bytes(
-            bucket, pointer_key(book_id), json.dumps(pointer).encode(), "application/json"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "bundle": f"s3://{bucket}/{prefix}",
-                "fingerprint": fingerprint,
-                "reused_existing_bundle": reused,
-                "bytes_written": size,
-                "chunks": len(bundle.chunks),
-                "vectors": len(bundle.chunk_ids),
-                "sentence_vectors": sum(len(v) for v in bundle.sentence_vectors.values()),
-                "sections": len(bundle.sections),
-                "model": bundle.model_id,
+                "fingerprint": pointer["fingerprint"],
                 "duration_s": round(time.perf_counter() - started, 3),
             },
-            data_version=dg.DataVersion(fingerprint),
+            data_version=dg.DataVersion(pointer["fingerprint"]),
         )
 
 
-book_assets = [book_text, book_embeddings, book_toc_graph, book_backup]
+book_assets = [book_bundle, book_toc_graph]
 ingest_book_job = dg.define_asset_job(
     "ingest_book",
     selection=dg.AssetSelection.assets(*book_assets),
-    description="Materialize one book end to end: text, embeddings, ToC graph, backup.",
+    description="Make one book's bundle (text, vectors, ToC) and project it into the graph.",
 )

@@ -11,11 +11,12 @@ from hbi_assets.backups import (
 )
 from hbi_assets.books import book_assets, ingest_book_job
 from hbi_assets.checks import asset_checks
+from hbi_assets.index import index_matches_library, search_index
 from hbi_assets.library import (
     index_maintenance,
     index_maintenance_job,
     library_catalog,
-    refresh_catalog_job,
+    refresh_index_job,
     remove_books_job,
     search_analytics,
     weekly_maintenance,
@@ -28,12 +29,19 @@ from hbi_assets.sensors import automation_sensor, books_bucket_sensor
 load_stack_env()
 
 defs = dg.Definitions(
-    assets=[*book_assets, library_catalog, library_backup, index_maintenance, search_analytics],
-    asset_checks=[*asset_checks, newest_full_backup_verifies],
+    assets=[
+        *book_assets,
+        search_index,
+        library_catalog,
+        library_backup,
+        index_maintenance,
+        search_analytics,
+    ],
+    asset_checks=[*asset_checks, index_matches_library, newest_full_backup_verifies],
     jobs=[
         ingest_book_job,
         remove_books_job,
-        refresh_catalog_job,
+        refresh_index_job,
         index_maintenance_job,
         full_backup_job,
     ],

@@ -6,22 +6,25 @@ import time
 import dagster as dg
 
 from hbi import config
-from hbi.index_db import compact_vectors, forget_live_cache_entries, index_sizes
+from hbi.backup_store import library_listing, withdraw_from_library
+from hbi.index import reads
+from hbi.index.db import compact_vectors, index_sizes
+from hbi.projection import project_library
 from hbi.search.query_log import summarise
-from hbi_assets.books import book_backup, book_embeddings, book_text, book_toc_graph
+from hbi_assets.books import book_bundle, book_toc_graph
+from hbi_assets.index import search_index
 from hbi_assets.partitions import books_partitions
 from hbi_assets.retries import retry_transient_errors
 from hbi_resources.catalog import CatalogResource
 from hbi_resources.graph import GraphResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
+from hbi_resources.index import IndexResource
+from hbi_resources.object_store import ObjectStoreResource
 
 
 def _latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition) -> dict[str, dict]:
     """Return the metadata of each partition's latest materialization of asset.
 
-    Two event-log queries for the whole library: one per book made the catalog rebuild take
-    11 s at 1,000 books.
+    Two event-log queries for the whole library, whatever its size.
     """
     latest = instance.get_latest_storage_id_by_partition(
         asset.key, dg.DagsterEventType.ASSET_MATERIALIZATION
@@ -42,27 +45,23 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition) -
 @dg.asset(
     group_name="library",
     kinds={"duckdb"},
-    deps=[book_text, book_embeddings, book_toc_graph, book_backup],
+    deps=[book_bundle, book_toc_graph, search_index],
     automation_condition=dg.AutomationCondition.any_deps_updated()
     & ~dg.AutomationCondition.in_progress(),
-    description="One row per indexed book: metadata, counts, sizes, timings, backup status.",
+    description="One row per indexed book: metadata, counts, sizes, timings, bundle and model.",
 )
 def library_catalog(
-    context: dg.AssetExecutionContext,
-    text_index: TextIndexResource,
-    vector_index: VectorIndexResource,
-    catalog: CatalogResource,
+    context: dg.AssetExecutionContext, index: IndexResource, catalog: CatalogResource
 ) -> dg.MaterializeResult:
-    instance = context.instance
-    backed_up = instance.get_materialized_partitions(book_backup.key)
-    text_meta = _latest_metadata(instance, book_text)
-    embed_meta = _latest_metadata(instance, book_embeddings)
-    vectors = vector_index.vector_counts()
-    embeddings = vector_index.embeddings()
+    bundle_meta = _latest_metadata(context.instance, book_bundle)
+    connection = index.connect()
+    vectors = reads.vector_counts(connection)
+    projections = reads.projections(connection)
     rows = []
-    for book in text_index.books():
+    for book in reads.books(connection):
         book_id = book["book_id"]
-        model_id, embedded_at = embeddings.get(book_id, (None, None))
+        projection = projections.get(book_id, {})
+        meta = bundle_meta.get(book_id, {})
         rows.append(
             {
                 **book,
@@ -70,11 +69,11 @@ def library_catalog(
                 "chunks": book["chunk_count"],
                 "tokens": book["token_count"],
                 "vectors": vectors.get(book_id, 0),
-                "extract_s": text_meta.get(book_id, {}).get("extract_s"),
-                "embed_s": embed_meta.get(book_id, {}).get("embed_s"),
-                "embedded_at": embedded_at,
-                "backed_up": book_id in backed_up,
-                "model_id": model_id,
+                "extract_s": meta.get("extract_s"),
+                "embed_s": meta.get("embed_s"),
+                "embedded_at": projection.get("projected_at"),
+                "backed_up": book_id in projections,
+                "model_id": projection.get("model_id"),
             }
         )
     count = catalog.replace_books(rows)
@@ -93,22 +92,23 @@ def library_catalog(
     group_name="library",
     kinds={"sqlite", "neo4j"},
     pool="neo4j_graph",
-    description="FTS5 optimize, vec0 compaction, cache dedupe, ANALYZE, VACUUM, Neo4j orphans.",
+    description="FTS5 optimize, vec0 compaction, ANALYZE, VACUUM, Neo4j books not in the library.",
 )
-def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg.MaterializeResult:
+def index_maintenance(
+    index: IndexResource, graph: GraphResource, object_store: ObjectStoreResource
+) -> dg.MaterializeResult:
     with retry_transient_errors():
-        connection = text_index.connect()
-        before = index_sizes(connection, text_index.file_path())
+        connection = index.connect()
+        before = index_sizes(connection, index.file_path())
         started = time.perf_counter()
         connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
         compacted = compact_vectors(connection)
-        forgotten = forget_live_cache_entries(connection)
         connection.execute("ANALYZE")
         connection.execute("PRAGMA optimize")
         connection.execute("VACUUM")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        after = index_sizes(connection, text_index.file_path())
-        orphans = graph.delete_orphans({b["book_id"] for b in text_index.books()})
+        after = index_sizes(connection, index.file_path())
+        orphans = graph.delete_orphans(set(library_listing(object_store)))
     return dg.MaterializeResult(
         metadata={
             "index_bytes_before": before["file_bytes"],
@@ -118,7 +118,6 @@ def index_maintenance(text_index: TextIndexResource, graph: GraphResource) -> dg
             "vectors": after["vectors"],
             "sentence_vectors": after["sentence_vectors"],
             "vec0_rebuilt": compacted,
-            "cache_entries_duplicating_live_vectors_deleted": forgotten,
             "neo4j_orphans_deleted": orphans,
             "duration_s": round(time.perf_counter() - started, 3),
         }
@@ -160,24 +159,30 @@ class RemoveBooksConfig(dg.Config):
     book_ids: list[str]
 
 
-@dg.op(description="Remove books from FTS5, sqlite-vec, Neo4j and the catalog; drop partitions.")
+@dg.op(
+    description="Take books out of the library, the graph, this index and the catalog; drop "
+    "their partitions. Their bundles stay in the backups bucket for restores."
+)
 def remove_books(
     context: dg.OpExecutionContext,
     config: RemoveBooksConfig,
-    text_index: TextIndexResource,
+    object_store: ObjectStoreResource,
+    index: IndexResource,
     graph: GraphResource,
     catalog: CatalogResource,
 ) -> None:
     with retry_transient_errors():
         for book_id in config.book_ids:
-            indexed = text_index.delete_book(book_id)
+            withdraw_from_library(object_store, book_id)
             nodes = graph.delete_book(book_id)
             catalog.delete_book(book_id)
-            # Only once every index has forgotten the book does its partition go; its backup
-            # bundle stays in the backups bucket so a restore can bring it back.
+            context.log.info(f"removed {book_id} from the library; graph nodes={nodes}")
+        report = project_library(object_store, index.file_path(), book_ids=config.book_ids)
+        # Only once the stores have forgotten a book does its partition go.
+        for book_id in config.book_ids:
             if context.instance.has_dynamic_partition(books_partitions.name, book_id):
                 context.instance.delete_dynamic_partition(books_partitions.name, book_id)
-            context.log.info(f"removed {book_id}: indexed={indexed}, graph nodes={nodes}")
+        context.log.info(f"dropped from this index: {', '.join(report.removed) or 'none'}")
 
 
 @dg.job(description="Remove books whose objects were deleted from the books bucket.")
@@ -185,10 +190,11 @@ def remove_books_job() -> None:
     remove_books()
 
 
-refresh_catalog_job = dg.define_asset_job(
-    "refresh_catalog",
-    selection=dg.AssetSelection.assets(library_catalog),
-    description="Rebuild the DuckDB catalog from the indexes (the CLI runs it after ingesting).",
+refresh_index_job = dg.define_asset_job(
+    "refresh_index",
+    selection=dg.AssetSelection.assets(search_index, library_catalog),
+    description="Project the library into this deployment's index, then rebuild the catalog "
+    "(what automation does under the daemon; the CLI runs it after its book runs).",
 )
 index_maintenance_job = dg.define_asset_job("index_maintenance_job", selection=[index_maintenance])
 weekly_maintenance = dg.ScheduleDefinition(

@@ -8,11 +8,10 @@ from hbi import config
 from hbi_resources.catalog import CatalogResource
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
+from hbi_resources.index import IndexResource
 from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.search import SearchResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
 
 
 def env_resources() -> dict[str, dg.ConfigurableResource]:
@@ -32,8 +31,7 @@ def env_resources() -> dict[str, dg.ConfigurableResource]:
             backups_bucket=dg.EnvVar(config.ENV_BACKUPS_BUCKET),
         ),
         "graph": graph,
-        "text_index": TextIndexResource(),
-        "vector_index": VectorIndexResource(),
+        "index": IndexResource(),
         "embedder": EmbedderResource(),
         "catalog": CatalogResource(),
         "listing_state": ListingStateResource(),

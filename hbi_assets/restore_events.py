@@ -3,7 +3,8 @@
 import dagster as dg
 
 from hbi.restore import RestoreReport
-from hbi_assets.books import book_backup, book_embeddings, book_text, book_toc_graph
+from hbi_assets.books import book_bundle, book_toc_graph
+from hbi_assets.index import search_index
 from hbi_assets.library import library_catalog
 from hbi_assets.partitions import books_partitions
 
@@ -24,28 +25,20 @@ def _event(asset: dg.AssetsDefinition, report: RestoreReport, **kwargs) -> dg.As
 def report_restore(instance: dg.DagsterInstance, report: RestoreReport) -> int:
     """Register every restored book's partition and report the assets the restore made current.
 
-    Per book: its text and ToC graph always; its embeddings when every chunk has a vector of
-    the configured model; its backup when the bundle of that same text exists. Upstream events
-    come first, and all of them land between two automation ticks' worth of work, so eager
+    Per book: its bundle (with the bundle's fingerprint as data version) and its ToC graph; then
+    the search index, and the catalog after a full restore. Upstream events come first, so eager
     automation sees the downstream assets as already handled. Returns the events reported.
     """
     instance.add_dynamic_partitions(books_partitions.name, [b.book_id for b in report.books])
     events = []
     for book in report.books:
-        text_version = book.content_hash
-        events.append(_event(book_text, report, partition=book.book_id, data_version=text_version))
-        if book.embedded:
-            events.append(_event(book_embeddings, report, partition=book.book_id))
-        events.append(_event(book_toc_graph, report, partition=book.book_id))
-        if book.bundle_fingerprint and book.embedded:
-            events.append(
-                _event(
-                    book_backup,
-                    report,
-                    partition=book.book_id,
-                    data_version=book.bundle_fingerprint,
-                )
+        events.append(
+            _event(
+                book_bundle, report, partition=book.book_id, data_version=book.bundle_fingerprint
             )
+        )
+        events.append(_event(book_toc_graph, report, partition=book.book_id))
+    events.append(_event(search_index, report))
     if report.source == "full":
         events.append(_event(library_catalog, report))
     for event in events:

@@ -3,19 +3,19 @@
 import json
 import os
 import time
+from dataclasses import dataclass
 
 import dagster as dg
-import urllib3
-from minio.error import MinioException
 
 from hbi.book_id import BOOK_SUFFIXES, IGNORED_NAMES, book_id_for_key, is_book_key
 from hbi.listing import IdCollision, SeenObject, diff_listing
+from hbi.listing_state import ListingStateStore
+from hbi.storage.object_store import OBJECT_STORE_ERRORS, ObjectStoreClient
 from hbi_assets.books import OBJECT_KEY_TAG, ingest_book_job
 from hbi_assets.library import remove_books_job
 from hbi_assets.partitions import books_partitions
 from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
 
 
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -30,20 +30,32 @@ def book_rule():
     return lambda key: is_book_key(key, suffixes, ignored)
 
 
+@dataclass
+class BucketTick:
+    """What one look at the books bucket decided: the sensor's result and the state to record."""
+
+    result: dg.SensorResult | dg.SkipReason
+    upserts: list[SeenObject]
+    deleted: list[str]
+
+
 def evaluate_books_bucket(
-    object_store: ObjectStoreResource,
-    listing_state: ListingStateResource,
-    text_index: TextIndexResource,
-    log,
-) -> dg.SensorResult | dg.SkipReason:
-    """List the books bucket, diff it with the last listing, and return what must run."""
+    object_store: ObjectStoreClient, listing_state: ListingStateStore, log
+) -> BucketTick:
+    """List the books bucket, diff it with the recorded listing, and return what must run.
+
+    Nothing is recorded here: the caller records `upserts` and `deleted` in the way that matches
+    how the requests are carried out (`books_bucket_sensor`, `hbi sync`).
+    """
     started = time.perf_counter()
     bucket = object_store.books_bucket
     try:
         listing = {o.object_name: o.etag for o in object_store.list_objects(bucket)}
-    except (MinioException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+    except OBJECT_STORE_ERRORS as exc:
         # Never read a failed listing as an empty bucket: that would delete every book.
-        return dg.SkipReason(f"listing bucket {bucket!r} failed, nothing changed: {exc}")
+        return BucketTick(
+            dg.SkipReason(f"listing bucket {bucket!r} failed, nothing changed: {exc}"), [], []
+        )
     listed_s = time.perf_counter() - started
     diff = diff_listing(listing, listing_state.seen(), book_rule())
     if diff.ignored:
@@ -79,29 +91,50 @@ def evaluate_books_bucket(
                 },
             )
         )
-    text_index.register_sources([(o.book_id, o.object_key, o.etag) for o in upserts])
-    listing_state.record(upserts, [o.object_key for o in diff.deleted])
-    cursor = json.dumps(
-        {
-            "objects": len(listing),
-            "books": len(listing) - len(diff.ignored),
-            "ignored": len(diff.ignored),
-            "added": len(diff.added),
-            "changed": len(diff.changed),
-            "deleted": len(diff.deleted),
-            "collisions": len(diff.collisions),
-            "listed_s": round(listed_s, 3),
-            "tick_s": round(time.perf_counter() - started, 3),
-        }
-    )
+    summary = {
+        "objects": len(listing),
+        "books": len(listing) - len(diff.ignored),
+        "ignored": len(diff.ignored),
+        "added": len(diff.added),
+        "changed": len(diff.changed),
+        "deleted": len(diff.deleted),
+        "collisions": len(diff.collisions),
+        "listed_s": round(listed_s, 3),
+        "tick_s": round(time.perf_counter() - started, 3),
+    }
     new_ids = sorted({o.book_id for o in upserts})
-    return dg.SensorResult(
+    result = dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(books_partitions.name, new_ids)]
         if new_ids
         else [],
-        cursor=cursor,
+        cursor=json.dumps(summary),
         skip_reason=None if run_requests else _skip_reason(len(listing), diff.collisions),
+    )
+    return BucketTick(result, upserts, [o.object_key for o in diff.deleted])
+
+
+def sensor_tick(
+    object_store: ObjectStoreClient, listing_state: ListingStateStore, log, cursor: str | None
+) -> dg.SensorResult | dg.SkipReason:
+    """Evaluate one sensor tick: its listing rows count once Dagster stores the returned cursor.
+
+    The cursor carries the tick number; a tick whose result Dagster lost left rows under a
+    number past the stored cursor's, which `begin_tick` forgets, so those objects are requested
+    again instead of counting as seen and never running.
+    """
+    committed = json.loads(cursor).get("tick", 0) if cursor else 0
+    tick = listing_state.begin_tick(committed)
+    evaluated = evaluate_books_bucket(object_store, listing_state, log)
+    if isinstance(evaluated.result, dg.SkipReason):
+        return evaluated.result
+    listing_state.record(evaluated.upserts, evaluated.deleted, tick=tick)
+    result = evaluated.result
+    return dg.SensorResult(
+        run_requests=result.run_requests,
+        dynamic_partitions_requests=result.dynamic_partitions_requests,
+        cursor=json.dumps({"tick": tick, **json.loads(result.cursor or "{}")}),
+        skip_reason=result.skip_reason,
     )
 
 
@@ -122,9 +155,8 @@ def books_bucket_sensor(
     context: dg.SensorEvaluationContext,
     object_store: ObjectStoreResource,
     listing_state: ListingStateResource,
-    text_index: TextIndexResource,
 ) -> dg.SensorResult | dg.SkipReason:
-    return evaluate_books_bucket(object_store, listing_state, text_index, context.log)
+    return sensor_tick(object_store, listing_state, context.log, context.cursor)
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
@@ -132,5 +164,5 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
-    description="Runs embeddings, ToC graph, backup and catalog when the book text changes.",
+    description="Projects changed bundles into the graph, the search index and the catalog.",
 )

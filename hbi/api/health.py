@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hbi.index_db import connect, default_index_path, versions
-from hbi_resources.graph import GraphResource
-from hbi_resources.object_store import ObjectStoreResource
+from hbi.graph.store import Graph
+from hbi.index.db import connect, default_index_path, versions
+from hbi.storage.object_store import ObjectStore
 
 
 def _sqlite_checks() -> dict[str, dict]:
@@ -41,6 +41,6 @@ def _service_check(resource_class: type) -> dict:
 def library_health() -> dict:
     """Return {"ok", "checks": {"sqlite", "sqlite_vec", "neo4j", "minio"}}; ok only if all are."""
     checks = _sqlite_checks()
-    checks["neo4j"] = _service_check(GraphResource)
-    checks["minio"] = _service_check(ObjectStoreResource)
+    checks["neo4j"] = _service_check(Graph)
+    checks["minio"] = _service_check(ObjectStore)
     return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}

@@ -10,13 +10,13 @@ from pathlib import Path
 import click
 
 from hbi.backup_store import BackupError, describe_full_backups
+from hbi.catalog import default_catalog_path
 from hbi.cli.books import QUIET_RUN_CONFIG, failure_message, prepare_environment, refresh_catalog
-from hbi.index_db import default_index_path
+from hbi.graph.store import Graph
+from hbi.index.db import default_index_path
 from hbi.restore import RestoreReport, Services, restore_books, restore_full
-from hbi_resources.catalog import default_catalog_path
+from hbi.storage.object_store import ObjectStore
 from hbi_resources.embedder import EmbedderResource
-from hbi_resources.graph import GraphResource
-from hbi_resources.object_store import ObjectStoreResource
 
 
 def run_full_backup(keep_daily: int, keep_weekly: int) -> dict:
@@ -50,7 +50,8 @@ def run_full_backup(keep_daily: int, keep_weekly: int) -> dict:
 @click.option("--keep-weekly", default=4, show_default=True, help="Weekly full backups to keep.")
 @click.option("--json", "as_json", is_flag=True)
 def backup(keep_daily: int, keep_weekly: int, as_json: bool) -> None:
-    """Take a full backup now (index, catalog, graph), verify it, apply retention; print its id."""
+    """Take a full backup now (the library's bundles and the catalog), verify it, apply
+    retention; print its id."""
     prepare_environment()
     outcome = run_full_backup(keep_daily, keep_weekly)
     if as_json:
@@ -74,7 +75,7 @@ def backup(keep_daily: int, keep_weekly: int, as_json: bool) -> None:
 def backups(as_json: bool) -> None:
     """List the full backups in the backups bucket, newest first."""
     prepare_environment()
-    listed = describe_full_backups(ObjectStoreResource.from_env())
+    listed = describe_full_backups(ObjectStore.from_env())
     if as_json:
         click.echo(json.dumps(listed, indent=2))
         return
@@ -83,30 +84,6 @@ def backups(as_json: bool) -> None:
             f"{entry['backup_id']}  {entry['books']:>5} books  {entry['bytes'] / 1e6:8.1f} MB  "
             f"{entry['model_id']}"
         )
-
-
-def _embed_restored(book_ids: list[str]) -> list[str]:
-    """Run the embedding and backup steps for books whose vectors were dropped; return failures."""
-    import dagster as dg
-
-    from hbi_assets.books import book_backup, book_embeddings
-    from hbi_assets.definitions import defs
-
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={book_embeddings.key, book_backup.key}
-    )
-    failed = []
-    with dg.DagsterInstance.get() as instance:
-        for book_id in book_ids:
-            result = job.execute_in_process(
-                partition_key=book_id,
-                instance=instance,
-                run_config=QUIET_RUN_CONFIG,
-                raise_on_error=False,
-            )
-            if not result.success:
-                failed.append(book_id)
-    return failed
 
 
 @click.command("restore")
@@ -122,8 +99,8 @@ def _embed_restored(book_ids: list[str]) -> list[str]:
 @click.option(
     "--re-embed",
     is_flag=True,
-    help="If the backup's model differs from this installation's, keep text and graph and "
-    "compute new vectors instead of refusing.",
+    help="If the backup's model differs from this installation's, embed the books' text again "
+    "with this one (new bundles) instead of refusing.",
 )
 @click.option("--json", "as_json", is_flag=True)
 def restore(
@@ -134,7 +111,7 @@ def restore(
     re_embed: bool,
     as_json: bool,
 ) -> None:
-    """Rebuild FTS5, vectors, Neo4j graph and catalog from the backups bucket (no model runs).
+    """Point the library back at saved bundles and project them: index, graph, catalog.
 
     \b
     hbi restore --latest                 everything, from the newest full backup
@@ -151,49 +128,46 @@ def restore(
         raise click.UsageError("give book ids after --books, and --books with book ids")
     prepare_environment()
     services = Services.from_env()
-    model_id = EmbedderResource().model().model_id
+    model = EmbedderResource().model()
+    embed = model.embed_chunks
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if only_books:
                 report = restore_books(
-                    services, list(book_ids), backup_id, model_id, Path(tmp), re_embed
+                    services, list(book_ids), backup_id, model.model_id, Path(tmp), re_embed, embed
                 )
             else:
-                report = restore_full(services, backup_id, model_id, Path(tmp), re_embed)
+                report = restore_full(
+                    services, backup_id, model.model_id, Path(tmp), re_embed, embed
+                )
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     with dg.DagsterInstance.get() as instance:
         events = report_restore(instance, report)
-    failed = _embed_restored([b.book_id for b in report.books]) if report.re_embedded else []
     if only_books:
         refresh_catalog()
-    _print_report(report, events, failed, as_json)
-    if failed:
-        sys.exit(1)
+    _print_report(report, events, as_json)
 
 
-def _print_report(report: RestoreReport, events: int, failed: list[str], as_json: bool) -> None:
+def _print_report(report: RestoreReport, events: int, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({**report.as_dict(), "dagster_events": events, "failed": failed}))
+        click.echo(json.dumps({**report.as_dict(), "dagster_events": events}))
         return
     counts = ", ".join(f"{k}={v}" for k, v in report.counts.items())
     click.echo(
         f"restored {len(report.books)} books from {report.backup_id or 'their latest bundles'} "
         f"in {report.seconds}s ({counts}); {events} materializations reported to Dagster"
     )
-    pending = [b.book_id for b in report.books if not b.embedded and not report.re_embedded]
-    if pending:
-        click.echo(f"not embedded in the backup, run `hbi materialize`: {', '.join(pending)}")
     if report.re_embedded:
-        click.echo(f"re-embedded with this installation's model; failed: {failed or 'none'}")
+        click.echo("re-embedded with this installation's model into new bundles")
 
 
 @click.command("wipe")
 @click.option("--indexes", is_flag=True, help="The FTS5/vector index, the catalog, the graph.")
 @click.option("--yes", is_flag=True, help="Do it without asking.")
 def wipe(indexes: bool, yes: bool) -> None:
-    """Destroy the local indexes (never the buckets): what to do before restoring over a damaged
-    installation."""
+    """Destroy this home's index and catalog and the graph (never the buckets): what to do before
+    restoring over a damaged installation."""
     if not indexes:
         raise click.UsageError("say what to wipe: --indexes")
     prepare_environment()
@@ -205,7 +179,7 @@ def wipe(indexes: bool, yes: bool) -> None:
         )
         for suffix in suffixes
     ]
-    graph = GraphResource.from_env()
+    graph = Graph.from_env()
     if not yes:
         click.confirm(
             f"Delete {', '.join(str(f) for f in files if f.exists())} and every book in "

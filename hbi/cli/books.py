@@ -13,10 +13,13 @@ import numpy as np
 from hbi.book_id import book_id_for_key, is_book_key
 from hbi.config import layout, load_stack_env
 from hbi.dagster_home import ensure_dagster_home
+from hbi.graph.store import Graph
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
+from hbi.listing import SeenObject
+from hbi.listing_state import ListingState
+from hbi.storage.object_store import ObjectStore
 from hbi_resources.embedder import EmbedderResource
-from hbi_resources.graph import GraphResource
-from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource, book_summaries
 
 DEFAULT_SAMPLE_DIR = Path("../shared/corpus")
 # Runs' events still reach the Dagster UI in full; the terminal only shows warnings and errors.
@@ -40,14 +43,18 @@ def _book_files(paths: tuple[Path, ...]) -> list[Path]:
 
 
 def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
-    """Upload book files to the books bucket, register their partitions; return what was added."""
+    """Upload book files to the books bucket, register their partitions; return what was added.
+
+    The uploads are recorded as seen by the books sensor, because the caller runs them itself
+    (`hbi ingest`, `hbi materialize`): the daemon's sensor must not run them a second time.
+    """
     import dagster as dg
 
     from hbi_assets.partitions import books_partitions
 
-    store = ObjectStoreResource.from_env()
+    store = ObjectStore.from_env()
     store.ensure_buckets()
-    index = TextIndexResource()
+    state = ListingState()
     files = _book_files(paths)
     if key and len(files) != 1:
         raise click.UsageError("--key names one object, so give exactly one file")
@@ -55,7 +62,7 @@ def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
     for file in files:
         object_key = key or file.name
         book_id = book_id_for_key(object_key)
-        holder = owners.get(book_id) or index.source_key(book_id)
+        holder = owners.get(book_id) or state.key_of(book_id)
         if holder is not None and holder != object_key:
             # Checked before anything is uploaded: one book must never replace another.
             raise click.ClickException(
@@ -69,15 +76,25 @@ def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
         book_id = book_id_for_key(object_key)
         content_type = CONTENT_TYPES.get(file.suffix.lower(), "text/plain")
         etag = store.put_file(store.books_bucket, object_key, str(file), content_type)
-        index.register_source(book_id, object_key, etag)
         added.append({"book_id": book_id, "object_key": object_key, "etag": etag})
+    generations = state.generations([a["object_key"] for a in added])
+    state.record(
+        [
+            SeenObject(
+                a["object_key"], a["etag"], a["book_id"], generations.get(a["object_key"], 0) + 1
+            )
+            for a in added
+        ],
+        [],
+    )
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(books_partitions.name, [a["book_id"] for a in added])
     return added
 
 
 def materialize_books(book_ids: list[str]) -> list[dict]:
-    """Run the ingest job for each book through Dagster (runs show in the UI); return outcomes."""
+    """Run the ingest job for each book through Dagster (runs show in the UI), then project the
+    library into this home's index; return the runs' outcomes."""
     import dagster as dg
 
     from hbi_assets.books import OBJECT_KEY_TAG
@@ -85,13 +102,13 @@ def materialize_books(book_ids: list[str]) -> list[dict]:
     from hbi_assets.partitions import books_partitions
 
     job = defs.resolve_job_def("ingest_book")
-    index = TextIndexResource()
+    state = ListingState()
     outcomes = []
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(books_partitions.name, book_ids)
         for book_id in book_ids:
             started = time.perf_counter()
-            key = index.source_key(book_id)
+            key = state.key_of(book_id)
             result = job.execute_in_process(
                 partition_key=book_id,
                 instance=instance,
@@ -118,13 +135,14 @@ def materialize_books(book_ids: list[str]) -> list[dict]:
 
 
 def refresh_catalog() -> bool:
-    """Rebuild the DuckDB catalog through Dagster (what automation does under the daemon)."""
+    """Project the library into this home's index and rebuild the catalog through Dagster
+    (what automation does under the daemon)."""
     import dagster as dg
 
     from hbi_assets.definitions import defs
 
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("refresh_catalog").execute_in_process(
+        result = defs.resolve_job_def("refresh_index").execute_in_process(
             instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
         )
     return result.success
@@ -217,7 +235,7 @@ def ingest(folder: Path | None, as_json: bool) -> None:
 def books(as_json: bool) -> None:
     """List the indexed books with their counts and status."""
     prepare_environment()
-    rows = book_summaries()
+    rows = reads.book_summaries(connect(default_index_path()))
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -234,7 +252,7 @@ def books(as_json: bool) -> None:
 def toc(book_id: str, as_json: bool) -> None:
     """Print a book's table of contents from the ToC graph, in reading order."""
     prepare_environment()
-    entries = GraphResource.from_env().toc(book_id)
+    entries = Graph.from_env().toc(book_id)
     if not entries:
         raise click.ClickException(f"{book_id}: no ToC in the graph (is the book materialized?)")
     if as_json:

@@ -20,23 +20,23 @@ from hbi.cli.books import (
 def sync_once() -> dict:
     """Evaluate the sensor once, apply its partition changes and run what it requested.
 
-    New and changed books run the whole ingest job (text, embeddings, ToC graph, backup), as
-    the daemon's runs of the sensor's requests do, and deletions run the removal job. Returns
-    the tick's summary and each run's outcome.
+    New and changed books run the ingest job (bundle, ToC graph), as the daemon's runs of the
+    sensor's requests do, deletions run the removal job, and the library is projected into this
+    home's index. The listing is recorded once the runs are done, so an interrupted sync leaves
+    its objects to the next look. Returns the tick's summary and each run's outcome.
     """
     import dagster as dg
 
+    from hbi.listing_state import ListingState
+    from hbi.storage.object_store import ObjectStore
     from hbi_assets.definitions import defs
     from hbi_assets.library import remove_books_job
     from hbi_assets.sensors import evaluate_books_bucket
-    from hbi_resources.listing_state import ListingStateResource
-    from hbi_resources.object_store import ObjectStoreResource
-    from hbi_resources.text_index import TextIndexResource
 
     started = time.perf_counter()
-    result = evaluate_books_bucket(
-        ObjectStoreResource.from_env(), ListingStateResource(), TextIndexResource(), _Log()
-    )
+    state = ListingState()
+    tick = evaluate_books_bucket(ObjectStore.from_env(), state, _Log())
+    result = tick.result
     if isinstance(result, dg.SkipReason):
         raise click.ClickException(result.skip_message or "sensor skipped")
     summary = json.loads(result.cursor or "{}")
@@ -65,8 +65,9 @@ def sync_once() -> dict:
                     "errors": errors,
                 }
             )
-    if removal:
+    if removal or not ingest_ids:
         refresh_catalog()
+    state.record(tick.upserts, tick.deleted)
     return {"tick": summary, "runs": outcomes, "seconds": round(time.perf_counter() - started, 2)}
 
 

@@ -29,6 +29,17 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def model_id_of(files: ModelFiles) -> str:
+    """Give the id stored with every vector: the weights, and the rules that cut and pool
+    sentence vectors, so a change to either re-embeds old books."""
+    return f"{MODEL_NAME}@{files.weights_sha256[:12]}+sentences.{SENTENCE_VECTORS_VERSION}"
+
+
+def installed_model_id() -> str:
+    """Give the id of the installed model's vectors without starting the model."""
+    return model_id_of(ModelFiles.from_package())
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 as sentence-transformers computes it: 384-d, mean-pooled, unit length.
 
@@ -41,11 +52,7 @@ class MiniLMEmbedder:
         self.config = self.files.config()
         self.dim: int = self.config.hidden_size
         self.max_tokens: int = self.config.max_seq_length
-        # The id the index stores with every vector and cache entry: the weights, and the rules
-        # that cut and pool sentence vectors, so a change to either re-embeds old books.
-        self.model_id: str = (
-            f"{MODEL_NAME}@{self.files.weights_sha256[:12]}+sentences.{SENTENCE_VECTORS_VERSION}"
-        )
+        self.model_id: str = model_id_of(self.files)
         self.tokenizer = MiniLMTokenizer(self.files.tokenizer_path, self.max_tokens)
         self.onnx_path = cached_encoder_path(self.files, cache_dir or default_cache_dir())
         options = ort.SessionOptions()

@@ -3,8 +3,8 @@
 BEIR layout: `corpus.jsonl` ({"_id", "title", "text"} per line), `queries.jsonl` ({"_id",
 "text"}), `qrels/test.tsv` (header, then query-id, corpus-id, score). Each document becomes
 one "book" of a temporary index (never the user's library): its title is the book title, its
-text is chunked by HBI's chunker, embedded by HBI's model and written by the same resources the
-ingest assets use. A query's document ranking is its passage ranking with each document kept
+text is chunked by HBI's chunker, embedded by HBI's model and written through the index's one
+write path. A query's document ranking is its passage ranking with each document kept
 at its best passage, `DOC_DEPTH` documents deep.
 """
 
@@ -21,9 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from hbi.book import BookMetadata, ExtractedBook
+from hbi.bundle import bundle_fingerprint
 from hbi.chunking import chunk_book
+from hbi.embedding import MiniLMEmbedder
 from hbi.eval.metrics import mrr_at, ndcg_at, recall_at
 from hbi.fts_query import parse_query
+from hbi.index.db import connect
+from hbi.index.writer import ProjectedBook, apply_books
+from hbi.pipeline import bundle_rows
 from hbi.records import build_rows
 from hbi.search import MODES, LibrarySearch, SearchMode, SearchSettings
 
@@ -77,12 +82,11 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def index_corpus(dataset: BeirDataset, index_path: str, model) -> dict[int, str]:
-    """Index every document as a book of index_path; return each chunk id's document id."""
-    from hbi_resources.text_index import TextIndexResource
-    from hbi_resources.vector_index import VectorIndexResource
+    """Index every document as a book of index_path; return each chunk id's document id.
 
-    text_index = TextIndexResource(path=index_path)
-    vector_index = VectorIndexResource(path=index_path)
+    Rows go through the same write path as every book (bundle rows, then `apply_books`); the
+    passages are embedded in one pass first, so each document's bundle finds its vectors.
+    """
     documents = []
     for doc_id, (title, text) in dataset.corpus.items():
         book = ExtractedBook(format="text", text=text, toc=[], metadata=BookMetadata(title=title))
@@ -90,27 +94,24 @@ def index_corpus(dataset: BeirDataset, index_path: str, model) -> dict[int, str]
         if not chunks:
             continue
         # The key's last segment is empty, so an untitled document gets an empty book title.
-        rows = build_rows(
-            book_id=doc_id,
-            book=book,
-            chunks=chunks,
-            object_key=f"beir/{doc_id}/",
-            etag=None,
-            data=text.encode("utf-8"),
+        documents.append(
+            build_rows(
+                book_id=doc_id,
+                book=book,
+                chunks=chunks,
+                object_key=f"beir/{doc_id}/",
+                etag=None,
+                data=text.encode("utf-8"),
+            )
         )
-        text_index.replace_book(rows)
-        documents.append(rows)
     passages = [chunk for rows in documents for chunk in rows.chunks]
     vectors = model.embed_chunks([chunk.text for chunk in passages])
-    at = 0
+    known = {chunk.content_hash: v for chunk, v in zip(passages, vectors, strict=True)}
+    books = []
     for rows in documents:
-        count = len(rows.chunks)
-        vector_index.write_vectors(
-            rows.book.book_id,
-            model.model_id,
-            {c.chunk_id: vectors[at + i] for i, c in enumerate(rows.chunks)},
-        )
-        at += count
+        bundle, _ = bundle_rows(rows, model.embed_chunks, model.model_id, known)
+        books.append(ProjectedBook(bundle, bundle_fingerprint(bundle)))
+    apply_books(connect(index_path), books)
     return {chunk.chunk_id: chunk.book_id for chunk in passages}
 
 
@@ -140,9 +141,7 @@ def evaluate_beir(
     say = progress or (lambda message: None)
     dataset = load_beir(folder)
     if model is None:
-        from hbi_resources.embedder import EmbedderResource
-
-        model = EmbedderResource().model()
+        model = MiniLMEmbedder()
     settings = settings or SearchSettings(candidates=PASSAGE_DEPTH)
     with tempfile.TemporaryDirectory(prefix="hbi-beir-") as tmp:
         index_path = str(Path(tmp) / "beir.sqlite")

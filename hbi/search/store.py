@@ -1,7 +1,7 @@
 """All SQL the search runs against the index: FTS5 lists, term statistics, vectors, hit rows.
 
 One `IndexStore` per index file and process. Each thread gets its own APSW connection (the
-lexical and semantic lists run in parallel), opened through `hbi.index_db.connect`. Nothing
+lexical and semantic lists run in parallel), opened through `hbi.index.db.connect`. Nothing
 here writes to the index.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import apsw
 import numpy as np
 
-from hbi.index_db import EMBEDDING_DIM, connect
+from hbi.index.db import EMBEDDING_DIM, connect
 from hbi.search.bm25 import ColumnWeights, CorpusStats
 
 # Sentence vectors held in memory at most (3M rows: 4.6 GB of float32, ~650k chunks of prose).
@@ -259,14 +259,15 @@ class IndexStore:
         """Return a digest that changes when vectors are added, dropped or re-embedded.
 
         Sentence vectors are written and deleted only together with their chunk's vector, so
-        the chunk vector count and the per-book embedding records cover them too.
+        the chunk vector count and the per-book projection records cover them too.
         """
         connection = self.connection()
         digest = hashlib.sha256()
         count = connection.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0]
         digest.update(f"{count}".encode())
         for row in connection.execute(
-            "SELECT book_id, model_id, vectors, embedded_at FROM book_embeddings ORDER BY book_id"
+            "SELECT book_id, fingerprint, vectors, projected_at FROM projected_books "
+            "ORDER BY book_id"
         ):
             digest.update(repr(row).encode())
         return digest.hexdigest()

@@ -11,7 +11,7 @@ import threading
 
 import apsw
 
-# The `tokenize=` option of chunks_fts in hbi.index_db.SCHEMA, split into tokenizer and args.
+# The `tokenize=` option of chunks_fts in hbi.index.db.SCHEMA, split into tokenizer and args.
 TOKENIZER = "porter"
 TOKENIZER_ARGS = ("unicode61", "remove_diacritics", "2")
 

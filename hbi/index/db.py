@@ -1,24 +1,22 @@
-"""Open HBI's SQLite index with the sqlite-vec extension loaded.
+"""Open HBI's SQLite index (FTS5 + sqlite-vec) and declare its schema.
 
-The Python 3.11 on our machines was built without `enable_load_extension`, so HBI uses APSW,
-which bundles a current SQLite (with FTS5) and can load extensions on any platform it has wheels
-for. Every place that opens the index goes through `connect`.
+The Python on our machines was built without `enable_load_extension`, so HBI uses APSW, which
+bundles a current SQLite (with FTS5) and can load extensions on any platform it has wheels for.
+Every connection to the index comes from `connect`.
 
-Vectors: each chunk has one vector in `chunk_vectors` (sqlite-vec vec0, cosine) and, when it
-holds more than one sentence, one per sentence in `sentence_vectors`. That one is a plain
-table keyed (chunk_id, ordinal) whose BLOBs are in sqlite-vec's float32 format, rather than a
-second vec0 table: search never asks vec0 for neighbours (it scans the vectors in memory,
-hbi/search/vectors.py), while it does find and delete a chunk's sentences by chunk id, which a
-primary key makes a range lookup and a vec0 auxiliary column a full scan; and a plain table has
-no vec0 slot blocks for deletions to leave holes in. An index made before sentence vectors
-gets the table from `CREATE TABLE IF NOT EXISTS`; its books have none until re-embedded.
+The index is a projection of the per-book bundles in the object store (hbi/projection.py): every
+row of a book comes from its bundle, and `projected_books` records which bundle each book holds.
+Each chunk has one vector in `chunk_vectors` (vec0, cosine) and, when it holds more than one
+sentence, one per sentence in `sentence_vectors`: a plain table keyed (chunk_id, ordinal) rather
+than a second vec0 table, because search scans the vectors in memory (hbi/search/vectors.py)
+while deletes find a chunk's sentences by key, and a plain table has no vec0 slot blocks for
+deletions to leave holes in.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,22 +116,13 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
     embedding BLOB NOT NULL,          -- float32[384], unit length
     PRIMARY KEY (chunk_id, ordinal)
 );
-CREATE TABLE IF NOT EXISTS book_embeddings (
-    book_id TEXT PRIMARY KEY,         -- no cascade: kept vectors keep their model
+CREATE TABLE IF NOT EXISTS projected_books (
+    book_id TEXT PRIMARY KEY,         -- written in the same transaction as the book's rows
+    fingerprint TEXT NOT NULL,        -- the bundle the rows come from
+    pointer_etag TEXT NOT NULL,       -- ETag of the library pointer that named that bundle
     model_id TEXT NOT NULL,
     vectors INTEGER NOT NULL,
-    embedded_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS embedding_cache (
-    model_id TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    embedding BLOB NOT NULL,
-    PRIMARY KEY (model_id, content_hash)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS book_sources (
-    book_id TEXT PRIMARY KEY,
-    object_key TEXT NOT NULL UNIQUE,
-    etag TEXT
+    projected_at TEXT NOT NULL
 );
 """
 
@@ -179,105 +168,6 @@ def write_transaction(connection: apsw.Connection) -> Iterator[apsw.Connection]:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
-
-
-def delete_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> None:
-    """Delete the chunk vectors and sentence vectors of those chunks (a vector is never kept
-    without the other)."""
-    rows = [(chunk_id,) for chunk_id in chunk_ids]
-    connection.executemany("DELETE FROM chunk_vectors WHERE chunk_id = ?", rows)
-    connection.executemany("DELETE FROM sentence_vectors WHERE chunk_id = ?", rows)
-
-
-def stacked_vectors(connection: apsw.Connection, chunk_ids: list[int]) -> dict[int, bytes]:
-    """Return each of those chunks' vectors as one float32 BLOB, the embedding cache's format:
-    the chunk vector, then its sentence vectors in order. Chunks without a vector are left out."""
-    ids = json.dumps(chunk_ids)
-    found = {
-        chunk_id: bytes(blob)
-        for chunk_id, blob in connection.execute(
-            "SELECT chunk_id, embedding FROM chunk_vectors "
-            "WHERE chunk_id IN (SELECT value FROM json_each(?))",
-            (ids,),
-        )
-    }
-    for chunk_id, blob in connection.execute(
-        "SELECT chunk_id, embedding FROM sentence_vectors "
-        "WHERE chunk_id IN (SELECT value FROM json_each(?)) ORDER BY chunk_id, ordinal",
-        (ids,),
-    ):
-        if chunk_id in found:
-            found[chunk_id] += bytes(blob)
-    return found
-
-
-def evict_vectors(connection: apsw.Connection, chunk_ids: Iterable[int]) -> None:
-    """Move those chunks' vectors into the embedding cache, then delete them.
-
-    A cache entry is keyed by the book's model and the chunk's content hash. The cache thus
-    holds only vectors that no chunk holds any more, ready for the same text when it comes back.
-    """
-    ids = list(chunk_ids)
-    evicted: list[str] = []
-    for start in range(0, len(ids), 500):
-        batch = ids[start : start + 500]
-        stacked = stacked_vectors(connection, batch)
-        entries = [
-            (model_id, digest, stacked[chunk_id])
-            for chunk_id, digest, model_id in connection.execute(
-                "SELECT c.chunk_id, c.content_hash, e.model_id FROM chunks c "
-                "JOIN book_embeddings e ON e.book_id = c.book_id "
-                "WHERE c.chunk_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(batch),),
-            )
-            if chunk_id in stacked
-        ]
-        connection.executemany(
-            "INSERT OR REPLACE INTO embedding_cache (model_id, content_hash, embedding) "
-            "VALUES (?, ?, ?)",
-            entries,
-        )
-        evicted += [digest for _, digest, _ in entries]
-    delete_vectors(connection, ids)
-    # A text that another chunk (this book's or another's) still holds stays live, not cached.
-    forget_live_cache_entries(connection, evicted)
-
-
-def forget_live_cache_entries(
-    connection: apsw.Connection, content_hashes: list[str] | None = None
-) -> int:
-    """Delete cache entries whose text a chunk embedded by the same model holds (of those
-    texts, or of all); return how many.
-
-    Indexes written before eviction kept a cache copy of every live vector.
-    """
-    live = (
-        "DELETE FROM embedding_cache WHERE (model_id, content_hash) IN ("
-        "SELECT e.model_id, c.content_hash FROM chunks c "
-        "JOIN book_embeddings e ON e.book_id = c.book_id "
-        "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id"
-    )
-    if content_hashes is None:
-        connection.execute(live + ")")
-        return connection.changes()
-    deleted = 0
-    for start in range(0, len(content_hashes), 500):
-        connection.execute(
-            live + " WHERE c.content_hash IN (SELECT value FROM json_each(?)))",
-            (json.dumps(content_hashes[start : start + 500]),),
-        )
-        deleted += connection.changes()
-    return deleted
-
-
-def delete_book_vectors(connection: apsw.Connection, book_id: str) -> None:
-    """Delete the chunk and sentence vectors of every chunk the book has in `chunks`."""
-    for table in ("chunk_vectors", "sentence_vectors"):
-        connection.execute(
-            f"DELETE FROM {table} WHERE chunk_id IN "
-            "(SELECT chunk_id FROM chunks WHERE book_id = ?)",
-            (book_id,),
-        )
 
 
 def versions(connection: apsw.Connection) -> dict[str, str]:
