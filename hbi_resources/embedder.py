@@ -7,8 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from hbi.config import cache_dir
 from hbi.embedding import MiniLMEmbedder
+from hbi.embedding.onnx_cache import default_cache_dir
 
 
 @lru_cache(maxsize=2)
@@ -27,4 +27,4 @@ class EmbedderResource(dg.ConfigurableResource):
 
     def model(self) -> MiniLMEmbedder:
         """Return the loaded model (shared by every user of this resource in the process)."""
-        return _load(self.cache_dir or str(cache_dir() / "models"), self.threads)
+        return _load(self.cache_dir or str(default_cache_dir()), self.threads)

@@ -6,14 +6,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from hbi import config
 from hbi.embedding.model_files import ModelFiles
 from hbi.embedding.onnx_graph import BUILDER_VERSION, build_encoder_graph
 
 
 def default_cache_dir() -> Path:
-    """Give `$HBI_CACHE_DIR/models`, with HBI_CACHE_DIR defaulting to ~/.cache/hbi."""
-    root = os.environ.get("HBI_CACHE_DIR") or Path.home() / ".cache" / "hbi"
-    return Path(root) / "models"
+    """Give the `models` folder of HBI's machine-wide cache (`hbi.config.cache_dir`)."""
+    return config.cache_dir() / "models"
 
 
 def cached_encoder_path(files: ModelFiles, cache_dir: Path) -> Path:
