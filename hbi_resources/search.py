@@ -1,33 +1,26 @@
 """The query resource: hybrid search over the index, and the questions the ToC graph answers.
 
 `SearchResource` is a Dagster resource and a plain Python object alike (`SearchResource()` works
-outside Dagster, with the index of HBI_HOME and no graph). The work is done by
-`hbi.search.LibrarySearch`, kept once per process and configuration: it holds the in-memory
-vectors, the term statistics and two worker threads, which one search must not rebuild.
+outside Dagster, with the index of HBI_HOME and no graph). The work is done by the process's
+`hbi.search.LibrarySearch` for this configuration, which `hbi.search.service` keeps.
 """
 
 from __future__ import annotations
 
-import atexit
-import threading
-
 import dagster as dg
 from pydantic import Field
 
-from hbi.index_db import default_index_path
+from hbi.index.db import default_index_path
 from hbi.search import LibrarySearch, SearchFilters, SearchMode, SearchResult, SearchSettings
 from hbi.search.bm25 import ColumnWeights
 from hbi.search.graph_queries import GraphQueries
 from hbi.search.lexical import FIRST_BUDGET, SECOND_BUDGET
 from hbi.search.models import SearchError
 from hbi.search.query_log import QueryLog
+from hbi.search.service import Neo4jSettings, graph_queries, graph_subtree, shared_search
 from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
-
-_lock = threading.Lock()
-_searchers: dict[tuple, LibrarySearch] = {}
-_graphs: dict[tuple, GraphQueries] = {}
 
 
 class SearchResource(dg.ConfigurableResource):
@@ -157,50 +150,29 @@ class SearchResource(dg.ConfigurableResource):
     def searcher(self) -> LibrarySearch:
         """Return this process's LibrarySearch for this configuration (created once)."""
         embedder = self.embedder or EmbedderResource()
-        path = self.index_path or default_index_path()
-        key = (path, self.settings(), embedder.cache_dir, embedder.threads, self._graph_key())
-        with _lock:
-            searcher = _searchers.get(key)
-            if searcher is None:
-                graph = self.graph_queries() if self.graph is not None else None
-                searcher = LibrarySearch(
-                    path,
-                    embed=lambda texts: embedder.model().embed(texts, batch_size=1),
-                    subtree=graph.subtree if graph is not None else None,
-                    settings=self.settings(),
-                )
-                _searchers[key] = searcher
-            return searcher
+        graph = self._graph_settings()
+        return shared_search(
+            self.index_path or default_index_path(),
+            self.settings(),
+            lambda texts: embedder.model().embed(texts, batch_size=1),
+            subtree=graph_subtree(graph, self.graph.driver) if graph is not None else None,
+            key=(embedder.cache_dir, embedder.threads, graph),
+        )
 
     def graph_queries(self) -> GraphQueries:
         """Return this process's graph reader for the configured Neo4j."""
-        if self.graph is None:
+        graph = self._graph_settings()
+        if graph is None:
             raise SearchError("graph queries need the ToC graph: configure `graph` (Neo4j)")
-        graph = self.graph
-        key = self._graph_key()
-        with _graph_lock:
-            queries = _graphs.get(key)
-            if queries is None:
-                queries = GraphQueries(graph.driver, graph.database)
-                _graphs[key] = queries
-            return queries
+        return graph_queries(graph, self.graph.driver)
 
     def query_log(self) -> QueryLog | None:
         """Return the query log, if one is configured."""
         return QueryLog(self.query_log_path) if self.query_log_path else None
 
-    def _graph_key(self) -> tuple | None:
+    def _graph_settings(self) -> Neo4jSettings | None:
         if self.graph is None:
             return None
-        return (self.graph.uri, self.graph.user, self.graph.password, self.graph.database)
-
-
-_graph_lock = threading.Lock()
-
-
-@atexit.register
-def _close_all() -> None:
-    for queries in _graphs.values():
-        queries.close()
-    for searcher in _searchers.values():
-        searcher.close()
+        return Neo4jSettings(
+            self.graph.uri, self.graph.user, self.graph.password, self.graph.database
+        )

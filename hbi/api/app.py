@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -31,10 +30,10 @@ from hbi.api.metrics import ApiMetrics, MetricsMiddleware
 from hbi.api.page import SEARCH_PAGE
 from hbi.api.query_log_writer import QueryLogWriter
 from hbi.config import layout, load_stack_env
-from hbi.search.models import SearchError, SectionNotFoundError
+from hbi.search.models import SearchError, SearchFilters, SectionNotFoundError
 from hbi.search.query_log import QueryLog, QueryLogEntry
+from hbi.search.service import search_from_env
 from hbi_resources.graph import GraphResource
-from hbi_resources.search import SearchResource
 from hbi_resources.text_index import TextIndexResource, book_summaries
 
 API_KEY_ENV = "HBI_API_KEY"
@@ -72,23 +71,6 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
-class _SearchHolder:
-    """Creates the app's SearchResource on first use, once, whatever the number of threads.
-
-    The resource keeps no query log of its own: the app's QueryLogWriter records searches.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._resource: SearchResource | None = None
-
-    def get(self) -> SearchResource:
-        with self._lock:
-            if self._resource is None:
-                self._resource = SearchResource.from_env()
-            return self._resource
-
-
 def create_app(api_key: str | None = None) -> FastAPI:
     """Return the HBI API; with an API key (argument, else HBI_API_KEY) all but /health need it."""
     load_stack_env()
@@ -112,7 +94,6 @@ def create_app(api_key: str | None = None) -> FastAPI:
         "Searches the query log did not record.",
         lambda: query_log.dropped,
     )
-    searches = _SearchHolder()
 
     @app.exception_handler(SectionNotFoundError)
     async def _unknown_section(request: Request, exc: SectionNotFoundError) -> JSONResponse:
@@ -155,15 +136,15 @@ def create_app(api_key: str | None = None) -> FastAPI:
         context: bool = False,
     ) -> dict:
         """Return `{"query", "mode", "took_ms", "hits"}`, as `hbi search --json` prints it."""
-        result = searches.get().search(
+        filters = SearchFilters(
+            book_ids=tuple(book), authors=tuple(author), formats=tuple(format), section_id=section
+        )
+        result = search_from_env().search(
             q,
             mode=mode,
             k=k,
             offset=offset,
-            book_ids=book,
-            authors=author,
-            formats=format,
-            section_id=section,
+            filters=filters,
             explain=explain,
             collapse_books=per_book,
             context=context,

@@ -1,4 +1,4 @@
-"""`hbi add | materialize | ingest | books | toc | search | embed`: books in, answers out."""
+"""`hbi add | materialize | ingest | books | toc`: books in, and what the index holds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from hbi.book_id import book_id_for_key, is_book_key
 from hbi.config import layout, load_stack_env
@@ -19,7 +18,6 @@ from hbi.index.db import connect, default_index_path
 from hbi.listing import SeenObject
 from hbi.listing_state import ListingState
 from hbi.storage.object_store import ObjectStore
-from hbi_resources.embedder import EmbedderResource
 
 DEFAULT_SAMPLE_DIR = Path("../shared/corpus")
 # Runs' events still reach the Dagster UI in full; the terminal only shows warnings and errors.
@@ -262,91 +260,3 @@ def toc(book_id: str, as_json: bool) -> None:
     for entry in entries:
         page = f"  p. {entry['page_label'] or entry['page']}" if entry["page"] else ""
         click.echo(f"{'  ' * (len(entry['path']) - 1)}{entry['title']}{page}")
-
-
-@click.command("search")
-@click.argument("query")
-@click.option(
-    "--mode",
-    type=click.Choice(["hybrid", "lexical", "semantic"]),
-    default="hybrid",
-    show_default=True,
-)
-@click.option("--book", "book_ids", multiple=True, help="Only these book ids (repeatable).")
-@click.option("--author", "authors", multiple=True, help="Only books by these authors.")
-@click.option("--format", "formats", multiple=True, help="Only these formats (pdf, epub, …).")
-@click.option("--section", "section_id", help="Only inside this ToC section and its subsections.")
-@click.option("-k", default=10, show_default=True, type=click.IntRange(1, 100))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0, 10_000))
-@click.option("--per-book", is_flag=True, help="Only the best passage of each book.")
-@click.option("--context", is_flag=True, help="Add the previous and next passage to each hit.")
-@click.option("--explain", is_flag=True, help="Show each hit's rank and score in each list.")
-@click.option("--json", "as_json", is_flag=True)
-def search(
-    query: str,
-    mode: str,
-    book_ids: tuple[str, ...],
-    authors: tuple[str, ...],
-    formats: tuple[str, ...],
-    section_id: str | None,
-    k: int,
-    offset: int,
-    per_book: bool,
-    context: bool,
-    explain: bool,
-    as_json: bool,
-) -> None:
-    """Search the library: BM25 and vectors fused (hybrid), or either alone."""
-    from hbi.search.models import SearchError
-    from hbi_resources.search import SearchResource
-
-    prepare_environment()
-    resource = SearchResource.from_env(query_log_path=str(layout().query_log), log_source="cli")
-    try:
-        result = resource.search(
-            query,
-            mode=mode,
-            k=k,
-            offset=offset,
-            book_ids=book_ids,
-            authors=authors,
-            formats=formats,
-            section_id=section_id,
-            explain=explain,
-            collapse_books=per_book,
-            context=context,
-        )
-    except SearchError as exc:
-        raise click.ClickException(str(exc)) from exc
-    payload = result.as_dict(with_plan=explain)
-    if as_json:
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
-        return
-    click.echo(f"{len(payload['hits'])} hits for {query!r} ({mode}, {payload['took_ms']} ms)")
-    for hit in payload["hits"]:
-        where = " › ".join(hit["section_path"]) or "(front matter)"
-        label = hit["page_label"] or hit["page_start"]
-        page = f", p. {label}" if hit["page_start"] else ""
-        click.echo(f"{hit['rank']:>2}. {hit['title']} — {where}{page}")
-        click.echo(f"    {hit['snippet']}")
-        if explain and hit.get("explain"):
-            click.echo(f"    explain: {json.dumps(hit['explain'])}")
-
-
-@click.command("embed")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of JSON lines.")
-def embed(as_json: bool) -> None:
-    """Embed texts read from stdin, one per line, exactly as the index does."""
-    texts = [line.rstrip("\n") for line in sys.stdin]
-    model = EmbedderResource().model()
-    vectors = model.embed(texts) if texts else np.zeros((0, model.dim), np.float32)
-    if as_json:
-        payload = {
-            "model": model.model_id,
-            "dim": model.dim,
-            "embeddings": [[round(float(x), 7) for x in v] for v in vectors],
-        }
-        click.echo(json.dumps(payload))
-        return
-    for vector in vectors:
-        click.echo(json.dumps([round(float(x), 7) for x in vector]))

@@ -3,20 +3,29 @@
 Connections are short (open, append, close) because DuckDB lets one process at a time open a
 file for writing: the CLI, the HTTP API and Dagster runs take turns. A search never fails
 because the log is busy: after `LOCK_RETRIES` attempts the entry is dropped with a warning.
+
+Importing DuckDB takes longer than a lexical search, so the CLI queues its entry in a small
+SQLite file beside the log (`QueryLog.queue`, standard library only); the next append, read or
+summary of the log moves the queued entries into DuckDB first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import sqlite3
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from hbi.search.models import SearchResult
+
+if TYPE_CHECKING:
+    import duckdb
 
 TABLE = "search_queries"
 COLUMNS = {
@@ -39,6 +48,9 @@ SCHEMA = (
 )
 LOCK_RETRIES = 20
 LOCK_WAIT_S = 0.05
+QUEUE_SCHEMA = "CREATE TABLE IF NOT EXISTS queued (id INTEGER PRIMARY KEY, entry TEXT NOT NULL)"
+# Longer than a drain holds the queue: up to LOCK_RETRIES waits for DuckDB, then one insert.
+QUEUE_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +89,30 @@ class QueryLogEntry:
             source=source,
         )
 
+    def to_json(self) -> str:
+        """Return the entry as a JSON object (the queue's form)."""
+        return json.dumps(
+            {**dataclasses.asdict(self), "logged_at": self.logged_at.isoformat()},
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> QueryLogEntry:
+        """Return the entry a `to_json` object describes."""
+        fields = json.loads(text)
+        return cls(**{**fields, "logged_at": datetime.fromisoformat(fields["logged_at"])})
+
 
 class QueryLog:
     """Appends searches to the `search_queries` table of a DuckDB file."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.queue_path = self.path.with_name(self.path.name + ".queue.sqlite")
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(LOCK_RETRIES):
             try:
@@ -101,8 +129,66 @@ class QueryLog:
         """Append one entry; return False (and warn) if the file stayed locked."""
         return self.append_many([entry])
 
+    def queue(self, entry: QueryLogEntry) -> bool:
+        """Queue an entry for the log without loading DuckDB; return False (and warn) if locked."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            queue = sqlite3.connect(self.queue_path, timeout=QUEUE_TIMEOUT_S)
+            with closing(queue), queue:
+                queue.execute(QUEUE_SCHEMA)
+                queue.execute("INSERT INTO queued (entry) VALUES (?)", [entry.to_json()])
+        except sqlite3.OperationalError as exc:
+            log.warning("query log queue %s is busy; a search not logged: %s", self.queue_path, exc)
+            return False
+        return True
+
     def append_many(self, entries: list[QueryLogEntry]) -> bool:
         """Append entries in one connection; return False (and warn) if the file stayed locked."""
+        return self._write(entries)
+
+    def flush_queue(self) -> bool:
+        """Move the queued entries into DuckDB; return False (and warn) if it stayed locked."""
+        return self._write([])
+
+    def _write(self, entries: list[QueryLogEntry]) -> bool:
+        """Append the queued entries, then entries; only DuckDB's commit empties the queue."""
+        import duckdb
+
+        queue = self._open_queue()
+        try:
+            queued = (
+                queue.execute("SELECT entry FROM queued ORDER BY id").fetchall() if queue else []
+            )
+            if queued or entries:
+                self._insert([*(QueryLogEntry.from_json(row[0]) for row in queued), *entries])
+            if queued:
+                queue.execute("DELETE FROM queued")
+                queue.execute("COMMIT")
+        except duckdb.IOException as exc:
+            log.warning(
+                "query log %s is busy; %d searches not logged: %s", self.path, len(entries), exc
+            )
+            return False
+        finally:
+            if queue is not None:
+                queue.close()
+        return True
+
+    def _open_queue(self) -> sqlite3.Connection | None:
+        """Return the queue in a write transaction (drains wait), or None if absent or busy."""
+        if not self.queue_path.exists():
+            return None
+        queue = sqlite3.connect(self.queue_path, timeout=QUEUE_TIMEOUT_S, isolation_level=None)
+        try:
+            queue.execute(QUEUE_SCHEMA)
+            queue.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            queue.close()
+            log.warning("query log queue %s is busy; left for later: %s", self.queue_path, exc)
+            return None
+        return queue
+
+    def _insert(self, entries: list[QueryLogEntry]) -> None:
         rows = [
             [
                 entry.logged_at,
@@ -121,17 +207,8 @@ class QueryLog:
         ]
         names = ", ".join(f'"{name}"' for name in COLUMNS)
         placeholders = ", ".join("?" * len(COLUMNS))
-        try:
-            with self._connect() as connection:
-                connection.executemany(
-                    f"INSERT INTO {TABLE} ({names}) VALUES ({placeholders})", rows
-                )
-        except duckdb.IOException as exc:
-            log.warning(
-                "query log %s is busy; %d searches not logged: %s", self.path, len(rows), exc
-            )
-            return False
-        return True
+        with self._connect() as connection:
+            connection.executemany(f"INSERT INTO {TABLE} ({names}) VALUES ({placeholders})", rows)
 
     def record(self, result: SearchResult, source: str = "python") -> bool:
         """Append a finished search; return whether it was written."""
@@ -139,6 +216,7 @@ class QueryLog:
 
     def entries(self, limit: int = 1000) -> list[dict]:
         """Return the latest entries, newest first (filters decoded)."""
+        self.flush_queue()
         with self._connect() as connection:
             cursor = connection.execute(
                 f"SELECT * FROM {TABLE} ORDER BY logged_at DESC LIMIT ?", [limit]
@@ -152,6 +230,9 @@ class QueryLog:
 
 def summarise(path: str | Path, top: int = 10) -> dict:
     """Return what the log says: counts by mode and source, top and zero-hit queries, latency."""
+    import duckdb
+
+    QueryLog(path).flush_queue()
     if not Path(path).exists():
         return {
             "searches": 0,

@@ -1,7 +1,8 @@
 """The search tests' library: three corpus books through HBI's own pipeline.
 
-Extracted, chunked, written and embedded exactly as the ingest assets do (prepare_book,
-TextIndexResource.replace_book, MiniLMEmbedder.embed_chunks, VectorIndexResource.write_vectors).
+Each book is extracted, chunked and embedded into its bundle as the book_bundle asset does
+(`prepare_book`, `bundle_rows`), and the bundles are written into the index through the one
+write path the projection uses (`hbi.index.writer.apply_books`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hbi.book_id import book_id_for_key
-from hbi.pipeline import prepare_book
+from hbi.bundle import BookBundle, bundle_fingerprint
+from hbi.index.db import connect
+from hbi.index.writer import ProjectedBook, apply_books
+from hbi.pipeline import bundle_rows, prepare_book
 from hbi.records import BookRows
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
 from tests.conftest import shared_dir
 
 LIBRARY_BOOKS = (
@@ -28,26 +30,27 @@ TIME_MACHINE = book_id_for_key("h-g-wells_the-time-machine.pdf")
 
 @dataclass
 class Library:
-    """An index file and the rows each book wrote into it."""
+    """An index file, the rows each book wrote into it and the bundles they came from."""
 
     path: Path
     books: dict[str, BookRows]
+    bundles: dict[str, BookBundle]
 
 
 def build_library(path: Path, model, names: tuple[str, ...] = LIBRARY_BOOKS) -> Library:
-    """Index the named corpus books into path with text, sections and real embeddings."""
-    text_index = TextIndexResource(path=str(path))
-    vector_index = VectorIndexResource(path=str(path))
-    books = {}
+    """Bundle the named corpus books with real embeddings and apply them to the index at path."""
+    books: dict[str, BookRows] = {}
+    bundles: dict[str, BookBundle] = {}
     for name in names:
         book_id = book_id_for_key(name)
         data = (shared_dir() / "corpus" / name).read_bytes()
-        prepared = prepare_book(data, book_id=book_id, object_key=name, etag=None, tokenizer=model)
-        text_index.replace_book(prepared.rows)
-        chunks = prepared.rows.chunks
-        vectors = model.embed_chunks([c.text for c in chunks])
-        vector_index.write_vectors(
-            book_id, model.model_id, {c.chunk_id: vectors[i] for i, c in enumerate(chunks)}
-        )
+        prepared = prepare_book(data, book_id=book_id, object_key=name, etag="", tokenizer=model)
+        bundle, _ = bundle_rows(prepared.rows, model.embed_chunks, model.model_id, {})
         books[book_id] = prepared.rows
-    return Library(path, books)
+        bundles[book_id] = bundle
+    connection = connect(path)
+    try:
+        apply_books(connection, [ProjectedBook(b, bundle_fingerprint(b)) for b in bundles.values()])
+    finally:
+        connection.close()
+    return Library(path, books, bundles)

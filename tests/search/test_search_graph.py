@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from search_corpus import WAR, Library
 
 from hbi.search import SectionNotFoundError
 from hbi_resources.graph import GraphResource
 from hbi_resources.search import SearchResource
-from hbi_resources.text_index import TextIndexResource
 
 pytestmark = pytest.mark.integration
 
@@ -17,16 +18,10 @@ DECEPTION = "deception (hbi search test)"
 
 @pytest.fixture(scope="module")
 def war_graph(library: Library, graph: GraphResource) -> dict[str, str]:
-    """Write The Art of War's ToC graph as book_toc_graph does; return section ids by title."""
-    text_index = TextIndexResource(path=str(library.path))
-    book = text_index.book(WAR)
-    sections = text_index.sections(WAR)
-    chunk_ids: dict[str, list[int]] = {}
-    for chunk in text_index.chunks(WAR):
-        chunk_ids.setdefault(chunk["section_id"], []).append(chunk["chunk_id"])
-    for section in sections:
-        section["chunk_ids"] = chunk_ids.get(section["section_id"], [])
-    ids = {s["title"]: s["section_id"] for s in sections}
+    """Project The Art of War's bundle into the graph as book_toc_graph does; return section
+    ids by title."""
+    bundle = library.bundles[WAR]
+    ids = {s["title"]: s["section_id"] for s in bundle.sections}
     # The Markdown edition has no back-of-book index: give it one entry citing two chapters.
     terms = [
         {
@@ -38,7 +33,7 @@ def war_graph(library: Library, graph: GraphResource) -> dict[str, str]:
             "section_ids": [ids["I. LAYING PLANS"], ids["VI. WEAK POINTS AND STRONG"]],
         }
     ]
-    graph.replace_book(book, sections, terms)
+    graph.project_bundle(replace(bundle, terms=terms))
     return ids
 
 

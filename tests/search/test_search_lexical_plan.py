@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hbi.fts_query import parse_query
-from hbi.index_db import connect, write_transaction
+from hbi.index.db import connect, write_transaction
 from hbi.search import bm25
 from hbi.search.bm25 import ColumnWeights, CorpusStats
 from hbi.search.lexical import LexicalSearch, TermStat, choose_matched, maxscore_matched

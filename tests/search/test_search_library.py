@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import numpy as np
 import pytest
 from search_corpus import ALICE, TIME_MACHINE, WAR, Library
 
 from hbi.book import BookMetadata, ExtractedBook, TocEntry
+from hbi.bundle import bundle_fingerprint
 from hbi.chunking import chunk_book
+from hbi.index.db import connect
+from hbi.index.writer import ProjectedBook, apply_books, remove_books
+from hbi.pipeline import bundle_rows
 from hbi.records import ChunkVectors, build_rows
 from hbi.search import LibrarySearch, SearchError, SearchFilters, SearchSettings
 from hbi.search.query_log import QueryLog
 from hbi_resources.search import SearchResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
 
 HIT_KEYS = {
     "rank", "book_id", "title", "authors", "section_path", "section_id", "page_start",
@@ -239,6 +243,11 @@ def test_vector_changes_are_seen_and_deleted_books_vanish(tmp_path) -> None:
 
             return [m.span() for m in re.finditer(r"\S+", text)]
 
+    def embed(texts: list[str]) -> list[ChunkVectors]:
+        vectors = rng.standard_normal((len(texts), 2, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
+        return [ChunkVectors(v[0], v[1:]) for v in vectors]
+
     def add(book_id: str, text: str) -> np.ndarray:
         book = ExtractedBook(
             "text", text, [TocEntry(1, "Only", 0)], BookMetadata(title=book_id.title())
@@ -251,18 +260,10 @@ def test_vector_changes_are_seen_and_deleted_books_vanish(tmp_path) -> None:
             etag=None,
             data=text.encode(),
         )
-        TextIndexResource(path=path).replace_book(rows)
-        vectors = rng.standard_normal((len(rows.chunks), 2, 384)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
-        VectorIndexResource(path=path).write_vectors(
-            book_id,
-            "test-model",
-            {
-                c.chunk_id: ChunkVectors(v[0], v[1:])
-                for c, v in zip(rows.chunks, vectors, strict=True)
-            },
-        )
-        return vectors[0, 1]  # the first chunk's sentence vector
+        bundle, _ = bundle_rows(rows, embed, "test-model", {})
+        with closing(connect(path)) as connection:
+            apply_books(connection, [ProjectedBook(bundle, bundle_fingerprint(bundle))])
+        return bundle.sentence_vectors[bundle.chunk_ids[0]][0]  # first chunk's sentence vector
 
     first = add("first", "a quiet morning by the river")
     search = LibrarySearch(path, settings=SearchSettings(vector_refresh_s=0.0))
@@ -272,7 +273,8 @@ def test_vector_changes_are_seen_and_deleted_books_vanish(tmp_path) -> None:
         hits = search.search("x", mode="semantic", query_vector=second, explain=True).hits
         assert hits[0].book_id == "second"
         assert hits[0].explain["semantic"]["vector"] == "sentence"
-        TextIndexResource(path=path).delete_book("second")
+        with closing(connect(path)) as connection:
+            assert remove_books(connection, ["second"]) == ["second"]
         hits = search.search("x", mode="semantic", query_vector=second).hits
         assert [h.book_id for h in hits] == ["first"]
         assert len(search.vectors.matrix()) == 2  # first's chunk and sentence vector only

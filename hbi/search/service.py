@@ -1,0 +1,155 @@
+"""The process's searches: one `LibrarySearch` per index and configuration, shared by every caller.
+
+A `LibrarySearch` holds the in-memory vectors, the term statistics and two worker threads, which
+one search must not rebuild, so the CLI, the HTTP API and the Dagster resource all get theirs
+here. The embedding model and the Neo4j driver are loaded on first use: a lexical search without
+a section filter imports neither ONNX Runtime nor the driver.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hbi import config
+from hbi.index.db import default_index_path
+from hbi.search.engine import LibrarySearch, SearchSettings, SubtreeResolver
+from hbi.search.semantic import Embed
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from hbi.embedding import MiniLMEmbedder
+    from hbi.search.graph_queries import GraphQueries
+
+# Matches the Dagster resource's default: a longer outage fails the search (HTTP 503).
+TRANSACTION_RETRY_S = 10.0
+
+_lock = threading.Lock()
+_searches: dict[tuple, LibrarySearch] = {}
+_graphs: dict[Neo4jSettings, GraphQueries] = {}
+
+
+@dataclass(frozen=True)
+class Neo4jSettings:
+    """Where the ToC graph's Neo4j listens and how to log in."""
+
+    uri: str
+    user: str
+    password: str
+    database: str = config.DEFAULT_NEO4J_DATABASE
+
+    @classmethod
+    def from_env(cls) -> Neo4jSettings | None:
+        """Return the settings in HBI_NEO4J_* (after `load_stack_env`), or None if unset."""
+        env = os.environ
+        if not env.get(config.ENV_NEO4J_URI) or config.ENV_NEO4J_PASSWORD not in env:
+            return None
+        return cls(
+            uri=env[config.ENV_NEO4J_URI],
+            user=env.get(config.ENV_NEO4J_USER, "neo4j"),
+            password=env[config.ENV_NEO4J_PASSWORD],
+            database=env.get(config.ENV_NEO4J_DATABASE, config.DEFAULT_NEO4J_DATABASE),
+        )
+
+    def driver(self) -> neo4j.Driver:
+        """Return a new driver to this server; the caller closes it."""
+        import neo4j
+
+        return neo4j.GraphDatabase.driver(
+            self.uri,
+            auth=(self.user, self.password),
+            connection_timeout=10.0,
+            max_transaction_retry_time=TRANSACTION_RETRY_S,
+            notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
+        )
+
+
+def shared_search(
+    index_path: str,
+    settings: SearchSettings,
+    embed: Embed | None,
+    *,
+    subtree: SubtreeResolver | None = None,
+    key: Hashable = None,
+) -> LibrarySearch:
+    """Return this process's LibrarySearch of an index, created on the first call.
+
+    `embed` and `subtree` are only used to create it: `key` names what they are made from (the
+    model's cache and threads, the Neo4j server), so callers with other ones get their own.
+    """
+    cache_key = (index_path, settings, key)
+    with _lock:
+        search = _searches.get(cache_key)
+        if search is None:
+            search = LibrarySearch(index_path, embed=embed, subtree=subtree, settings=settings)
+            _searches[cache_key] = search
+        return search
+
+
+def search_from_env(settings: SearchSettings | None = None) -> LibrarySearch:
+    """Return this process's search of HBI_HOME's index, with MiniLM and HBI_NEO4J_*'s graph."""
+    graph = Neo4jSettings.from_env()
+    return shared_search(
+        default_index_path(),
+        settings or SearchSettings(),
+        minilm_embed(),
+        subtree=graph_subtree(graph) if graph is not None else None,
+        key=(None, None, graph),
+    )
+
+
+def minilm_embed(cache_dir: str | None = None, threads: int | None = None) -> Embed:
+    """Return a query embedder that loads all-MiniLM-L6-v2 on its first call, not before."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return _minilm(cache_dir, threads).embed(texts, batch_size=1)
+
+    return embed
+
+
+@lru_cache(maxsize=2)
+def _minilm(cache_dir: str | None, threads: int | None) -> MiniLMEmbedder:
+    from hbi.embedding import MiniLMEmbedder
+
+    return MiniLMEmbedder(cache_dir=Path(cache_dir) if cache_dir else None, threads=threads)
+
+
+def graph_queries(
+    settings: Neo4jSettings, driver: Callable[[], neo4j.Driver] | None = None
+) -> GraphQueries:
+    """Return this process's graph reader for a Neo4j server; its driver opens on first query.
+
+    `driver` makes the driver (default: `settings.driver`), for a caller with its own options.
+    """
+    from hbi.search.graph_queries import GraphQueries
+
+    with _lock:
+        queries = _graphs.get(settings)
+        if queries is None:
+            queries = GraphQueries(driver or settings.driver, settings.database)
+            _graphs[settings] = queries
+        return queries
+
+
+def graph_subtree(
+    settings: Neo4jSettings, driver: Callable[[], neo4j.Driver] | None = None
+) -> SubtreeResolver:
+    """Return the ToC subtree lookup of a Neo4j server, which connects on its first call."""
+    return lambda section_id: graph_queries(settings, driver).subtree(section_id)
+
+
+@atexit.register
+def _close_all() -> None:
+    for queries in _graphs.values():
+        queries.close()
+    for search in _searches.values():
+        search.close()
