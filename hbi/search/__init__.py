@@ -1,7 +1,8 @@
 """Search over HBI's index, free of Dagster: query parsing, lexical/semantic lists, fusion, hits.
 
-`LibrarySearch` (engine.py) is the entry point; `hbi_resources.search.SearchResource` wraps it
-for Dagster, the CLI and the HTTP API. How a hybrid query stays fast on 2 cores:
+`LibrarySearch` (engine.py) is the entry point; service.py keeps one per process and index for
+the CLI, the HTTP API and Dagster's `hbi_resources.search.SearchResource`, and query_log.py
+records searches. How a hybrid query stays fast on 2 cores:
 
 - lexical (lexical.py): FTS5 BM25, but words in most passages are never matched, and common
   words are only scored on the candidates the rare words find (MaxScore), with a proof of
