@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,18 +11,34 @@ import numpy as np
 import pytest
 
 from hbi.bundle import BookBundle, bundle_fingerprint, read_bundle, sha256_file, write_bundle
-from hbi_assets.books import book_bundle
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
-from tests.small_books import book_rows, index_book
+from hbi.pipeline import bundle_rows, prepare_book
+from hbi.records import ChunkVectors
+
+BOOK = b"# Part 0\n\nalpha beta gamma.\n\n# Part 1\n\ndelta epsilon.\n\n# Part 2\n\nzeta eta.\n"
+
+
+class Words:
+    """A tokenizer stand-in: one word piece per whitespace-separated word."""
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        return [match.span() for match in re.finditer(r"\S+", text)]
+
+
+def embed(texts: list[str]) -> list[ChunkVectors]:
+    """Random unit vectors: one for each chunk and two sentence vectors each."""
+    rng = np.random.default_rng(len(texts))
+    rows = rng.standard_normal((len(texts), 3, 384)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=2, keepdims=True)
+    return [ChunkVectors.from_stacked(r) for r in rows]
 
 
 @pytest.fixture
-def bundle(tmp_path) -> BookBundle:
-    path = str(tmp_path / "index.sqlite")
-    indexes = TextIndexResource(path=path), VectorIndexResource(path=path)
-    index_book(indexes, book_rows(["alpha beta gamma.", "delta epsilon.", "zeta eta."]))
-    return book_bundle("book", *indexes)
+def bundle() -> BookBundle:
+    """A three-chunk book bundled as the book_bundle asset does it (prepare_book, bundle_rows)."""
+    prepared = prepare_book(BOOK, book_id="book", object_key="book.md", etag="e", tokenizer=Words())
+    made, _ = bundle_rows(prepared.rows, embed, "test-model", {})
+    assert len(made.chunk_ids) == 3
+    return made
 
 
 def test_sentence_vectors_survive_a_bundle_round_trip(bundle: BookBundle, tmp_path) -> None:
