@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pytest
 
 from hbi.book_id import book_id_for_key
+from hbi.cli.books import add_books
 from hbi_assets.sensors import evaluate_books_bucket
+from hbi_assets.sensors import sensor_tick as evaluate_tick
 from hbi_resources.object_store import ObjectStoreResource
 from tests.conftest import SensorLog, sensor_tick
 
@@ -41,11 +44,11 @@ def test_new_books_add_partitions_and_request_runs(bucket) -> None:
     result, log = sensor_tick(bucket)
     requests = ingest_requests(result)
     assert set(requests) == {book_id_for_key("a.txt"), book_id_for_key("My Book.md")}
-    assert bucket[2].source_key(book_id_for_key("My Book.md")) == "My Book.md"
+    assert bucket[1].key_of(book_id_for_key("My Book.md")) == "My Book.md"
     [partitions] = result.dynamic_partitions_requests
     assert sorted(partitions.partition_keys) == sorted(requests)
     assert requests["a.txt"].tags["hbi/object_key"] == "a.txt"
-    # One run per book builds all four assets: one process, not one per asset.
+    # One run per book builds both of its assets (bundle, ToC graph): one process, not two.
     assert {r.job_name for r in requests.values()} == {"ingest_book"}
     assert json.loads(result.cursor)["ignored"] == 1
     assert any("cover.jpg" in line for line in log.lines)
@@ -95,15 +98,59 @@ def test_a_book_deleted_and_uploaded_again_is_indexed_again(bucket) -> None:
 
 
 def test_a_listing_error_skips_the_tick_and_deletes_nothing(bucket) -> None:
-    store, state, index = bucket
+    store, state = bucket
     put(store, "a.txt", b"text")
     sensor_tick(bucket)
     dead = store.model_copy(update={"endpoint": "127.0.0.1:1", "timeout_s": 2.0})
-    result = evaluate_books_bucket(dead, state, index, SensorLog())
+    result, _ = sensor_tick((dead, state))
     assert isinstance(result, dg.SkipReason)
     assert "listing bucket" in result.skip_message and "nothing changed" in result.skip_message
     after, _ = sensor_tick(bucket)
     assert not after.run_requests
+
+
+def test_evaluating_the_bucket_records_nothing(bucket) -> None:
+    store, state = bucket
+    put(store, "a.txt", b"text")
+    tick = evaluate_books_bucket(store, state, SensorLog())
+    assert [o.object_key for o in tick.upserts] == ["a.txt"] and tick.deleted == []
+    assert state.seen() == {}
+
+
+def test_a_tick_whose_result_is_lost_requests_the_same_books_again(bucket) -> None:
+    store, state = bucket
+    put(store, "a.txt", b"text")
+    committed, _ = sensor_tick(bucket)
+    put(store, "b.txt", b"more text")
+    # The daemon evaluates a tick but never stores its cursor (it crashed, the write failed).
+    lost = evaluate_tick(store, state, SensorLog(), committed.cursor)
+    assert set(ingest_requests(lost)) == {"b.txt"}
+    again, _ = sensor_tick(bucket)
+    assert set(ingest_requests(again)) == {"b.txt"}
+    assert again.run_requests[0].run_key == lost.run_requests[0].run_key
+    assert [p.partition_keys for p in again.dynamic_partitions_requests] == [["b.txt"]]
+    after, _ = sensor_tick(bucket)
+    assert not after.run_requests
+
+
+def test_books_added_through_the_cli_are_not_requested(
+    bucket, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, state = bucket
+    monkeypatch.setenv("HBI_BOOKS_BUCKET", store.books_bucket)
+    monkeypatch.setenv("HBI_STATE_PATH", state.path)
+    book = tmp_path / f"cli-added-{uuid.uuid4().hex[:8]}.txt"
+    book.write_text("CHAPTER I.\nOne\n\nText.")
+    [added] = add_books((book,))
+    try:
+        assert store.exists(store.books_bucket, added["object_key"])
+        result, _ = sensor_tick(bucket)
+        assert isinstance(result, dg.SensorResult) and not result.run_requests
+        assert not result.dynamic_partitions_requests
+        assert "no change in 1 objects" in result.skip_reason.skip_message
+    finally:
+        with dg.DagsterInstance.get() as instance:
+            instance.delete_dynamic_partition("books", added["book_id"])
 
 
 def test_ten_thousand_objects_fit_in_a_tick(bucket) -> None:
