@@ -19,11 +19,10 @@ from hbi import config
 from hbi.dagster_home import ensure_dagster_home
 from hbi.stack import LocalStack
 from hbi.stack.process import free_port
-from hbi_assets.sensors import evaluate_books_bucket
+from hbi_assets.sensors import sensor_tick as evaluate_tick
 from hbi_resources.graph import GraphResource
 from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,16 +111,34 @@ class SensorLog:
 
 @pytest.fixture
 def bucket(object_store: ObjectStoreResource, tmp_path):
-    """A fresh books bucket with its own sensor state and index, so tests do not interfere."""
+    """A fresh books bucket with its own sensor state, so tests do not interfere."""
     name = f"books-{uuid.uuid4().hex[:12]}"
     store = object_store.model_copy(update={"books_bucket": name})
     store.client().make_bucket(name)
     state = ListingStateResource(path=str(tmp_path / "sensor.sqlite"))
-    index = TextIndexResource(path=str(tmp_path / "index.sqlite"))
-    return store, state, index
+    return store, state
 
 
-def sensor_tick(bucket) -> tuple[dg.SensorResult | dg.SkipReason, SensorLog]:
-    """Evaluate the books sensor once over (store, state, index), without Dagster."""
+class SensorCursor:
+    """The cursor Dagster would store between ticks of the books sensor."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+
+def sensor_tick(
+    bucket, cursor: SensorCursor | None = None
+) -> tuple[dg.SensorResult | dg.SkipReason, SensorLog]:
+    """Evaluate the books sensor once over (store, state), committing its cursor, as the daemon
+    does when it stores a tick's result."""
     log = SensorLog()
-    return evaluate_books_bucket(*bucket, log), log
+    cursor = (
+        cursor if cursor is not None else bucket_cursors.setdefault(id(bucket[1]), SensorCursor())
+    )
+    result = evaluate_tick(*bucket, log, cursor.value)
+    if isinstance(result, dg.SensorResult):
+        cursor.value = result.cursor
+    return result, log
+
+
+bucket_cursors: dict[int, SensorCursor] = {}

@@ -1,4 +1,4 @@
-"""Tiny books for storage tests: rows built by HBI's chunker, random unit vectors per chunk."""
+"""Tiny books for index tests: rows built by HBI's chunker, bundles with random unit vectors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import re
 import numpy as np
 
 from hbi.book import BookMetadata, ExtractedBook, TocEntry
+from hbi.bundle import BookBundle, bundle_fingerprint
 from hbi.chunking import chunk_book
+from hbi.index.writer import ProjectedBook
+from hbi.pipeline import bundle_rows
 from hbi.records import BookRows, ChunkVectors, build_rows
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
 
 MODEL = "test-model+sentences.1"
 
@@ -47,13 +48,15 @@ def random_vectors(rng: np.random.Generator, sentences: int) -> ChunkVectors:
     return ChunkVectors.from_stacked(rows)
 
 
-def index_book(
-    indexes: tuple[TextIndexResource, VectorIndexResource], rows: BookRows, model: str = MODEL
-) -> dict[int, ChunkVectors]:
-    """Index the rows with vectors of 2 sentences per chunk; return the vectors written."""
-    text_index, vector_index = indexes
-    text_index.replace_book(rows)
-    rng = np.random.default_rng(len(rows.chunks))
-    vectors = {c.chunk_id: random_vectors(rng, 2) for c in rows.chunks}
-    vector_index.write_vectors(rows.book.book_id, model, vectors)
-    return vectors
+def small_bundle(rows: BookRows, model: str = MODEL, seed: int = 0) -> BookBundle:
+    """Return the rows' bundle with random vectors, 2 sentences per chunk."""
+    rng = np.random.default_rng(seed)
+    bundle, _ = bundle_rows(
+        rows, lambda texts: [random_vectors(rng, 2) for _ in texts], model, known={}
+    )
+    return bundle
+
+
+def projected(bundle: BookBundle, **kwargs) -> ProjectedBook:
+    """Return the bundle as the writer takes it, under its own fingerprint."""
+    return ProjectedBook(bundle, bundle_fingerprint(bundle), **kwargs)
