@@ -84,10 +84,11 @@ def prepare_instance() -> None:
 
 def sensor_tick():
     """Evaluate the books-bucket sensor once; return (its result, seconds)."""
+    from hbi_resources.text_index import TextIndexResource
+
     from hbi_assets.sensors import evaluate_books_bucket
     from hbi_resources.listing_state import ListingStateResource
     from hbi_resources.object_store import ObjectStoreResource
-    from hbi_resources.text_index import TextIndexResource
 
     started = time.perf_counter()
     result = evaluate_books_bucket(
@@ -218,7 +219,8 @@ def folder_size(path: Path) -> dict:
 def sizes(stack) -> dict:
     """Return the index's sizes and the on-disk size of each store."""
     from hbi.config import layout
-    from hbi.index_db import connect, default_index_path, index_sizes
+    from hbi.index.db import connect, default_index_path
+    from hbi.index.maintenance import index_sizes
 
     path = default_index_path()
     connection = connect(path, readonly=True)

@@ -8,7 +8,7 @@ import dagster as dg
 from hbi import config
 from hbi.backup_store import library_listing, withdraw_from_library
 from hbi.index import reads
-from hbi.index.db import compact_vectors, index_sizes
+from hbi.index.maintenance import maintain
 from hbi.projection import project_library
 from hbi.search.query_log import summarise
 from hbi_assets.books import book_bundle, book_toc_graph
@@ -98,16 +98,9 @@ def index_maintenance(
     index: IndexResource, graph: GraphResource, object_store: ObjectStoreResource
 ) -> dg.MaterializeResult:
     with retry_transient_errors():
-        connection = index.connect()
-        before = index_sizes(connection, index.file_path())
         started = time.perf_counter()
-        connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
-        compacted = compact_vectors(connection)
-        connection.execute("ANALYZE")
-        connection.execute("PRAGMA optimize")
-        connection.execute("VACUUM")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        after = index_sizes(connection, index.file_path())
+        sizes = maintain(index.connect(), index.file_path())
+        before, after = sizes["before"], sizes["after"]
         orphans = graph.delete_orphans(set(library_listing(object_store)))
     return dg.MaterializeResult(
         metadata={
@@ -117,7 +110,7 @@ def index_maintenance(
             "vector_slots_after": after["vector_slots"],
             "vectors": after["vectors"],
             "sentence_vectors": after["sentence_vectors"],
-            "vec0_rebuilt": compacted,
+            "vec0_rebuilt": sizes["vec0_rebuilt"],
             "neo4j_orphans_deleted": orphans,
             "duration_s": round(time.perf_counter() - started, 3),
         }
