@@ -30,11 +30,12 @@ from hbi.api.metrics import ApiMetrics, MetricsMiddleware
 from hbi.api.page import SEARCH_PAGE
 from hbi.api.query_log_writer import QueryLogWriter
 from hbi.config import layout, load_stack_env
+from hbi.graph.store import Graph
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
 from hbi.search.models import SearchError, SearchFilters, SectionNotFoundError
 from hbi.search.query_log import QueryLog, QueryLogEntry
 from hbi.search.service import search_from_env
-from hbi_resources.graph import GraphResource
-from hbi_resources.text_index import TextIndexResource, book_summaries
 
 API_KEY_ENV = "HBI_API_KEY"
 API_KEY_HEADER = "X-API-Key"
@@ -164,14 +165,14 @@ def create_app(api_key: str | None = None) -> FastAPI:
 
         The X-Total-Count header gives the number of books, so a client knows when to stop.
         """
-        rows = book_summaries()
+        rows = reads.book_summaries(connect(default_index_path()))
         response.headers["X-Total-Count"] = str(len(rows))
         return rows[offset : offset + limit]
 
     @app.get("/books/{book_id}", summary="One indexed book")
     def book(book_id: BookId) -> dict:
         """Return the book's row of the text index."""
-        row = TextIndexResource().book(book_id)
+        row = reads.book(connect(default_index_path()), book_id)
         if row is None:
             raise HTTPException(404, f"{book_id}: no such book in the index")
         return row
@@ -179,7 +180,7 @@ def create_app(api_key: str | None = None) -> FastAPI:
     @app.get("/books/{book_id}/toc", summary="A book's table of contents")
     def book_toc(book_id: BookId) -> list[dict]:
         """Return the book's ToC entries in reading order."""
-        entries = GraphResource.from_env().toc(book_id)
+        entries = Graph.from_env().toc(book_id)
         if not entries:
             raise HTTPException(404, f"{book_id}: no ToC in the graph")
         fields = ("level", "title", "page", "page_label", "section_id")
