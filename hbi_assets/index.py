@@ -3,11 +3,11 @@
 import dagster as dg
 
 from hbi.backup_store import library_listing
+from hbi.embedding.minilm import installed_model_id
 from hbi.index import reads
 from hbi.projection import project_library
 from hbi_assets.books import book_bundle
 from hbi_assets.retries import retry_transient_errors
-from hbi_resources.embedder import EmbedderResource
 from hbi_resources.index import IndexResource
 from hbi_resources.object_store import ObjectStoreResource
 
@@ -25,14 +25,10 @@ def search_index(
     context: dg.AssetExecutionContext,
     object_store: ObjectStoreResource,
     index: IndexResource,
-    embedder: EmbedderResource,
 ) -> dg.MaterializeResult:
     with retry_transient_errors():
         report = project_library(
-            object_store,
-            index.file_path(),
-            model_id=embedder.model().model_id,
-            log=context.log.info,
+            object_store, index.file_path(), model_id=installed_model_id(), log=context.log.info
         )
     if report.failed:
         raise dg.Failure(

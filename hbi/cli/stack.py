@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,10 +14,10 @@ import click
 
 from hbi import config
 from hbi.dagster_home import ensure_dagster_home
+from hbi.graph.store import Graph
 from hbi.stack import LocalStack, ProvisionError, ServerState, StackError
 from hbi.stack.provision import minio_install, neo4j_install
-from hbi_resources.graph import GraphResource
-from hbi_resources.object_store import ObjectStoreResource
+from hbi.storage.object_store import ObjectStore
 
 
 def _fail(message: str) -> None:
@@ -32,14 +33,14 @@ def start_stack() -> LocalStack:
     except (StackError, ProvisionError) as exc:
         _fail(str(exc))
     os.environ.update(stack.env())
-    ObjectStoreResource.from_env().ensure_buckets()
+    ObjectStore.from_env().ensure_buckets()
     ensure_dagster_home(config.layout().dagster_home)
     return stack
 
 
 def _health(stack: LocalStack, states: list[ServerState]) -> dict[str, dict]:
     os.environ.update(stack.env())
-    checks = {"minio": ObjectStoreResource.from_env, "neo4j": GraphResource.from_env}
+    checks = {"minio": ObjectStore.from_env, "neo4j": Graph.from_env}
     health = {}
     for state in states:
         if state.state == "stopped":
@@ -131,11 +132,22 @@ def stack_provision() -> None:
 @click.command("up")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 def up(port: int) -> None:
-    """Start the local stack and Dagster (webserver + daemon) on 127.0.0.1."""
+    """Start the local stack, Dagster (webserver + daemon) and a replica of the library into this
+    home's index, on 127.0.0.1."""
     start_stack()
     dagster = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
     workspace = Path("workspace.yaml")
     target = ["-w", str(workspace)] if workspace.exists() else ["-m", "hbi_assets.definitions"]
     cmd = [dagster, "dev", *target, "-h", "127.0.0.1", "-p", str(port)]
+    # The daemon's `search_index` runs after automation notices new bundles (up to 15 s); the
+    # follower applies them within seconds of a book run, so searches here see them sooner.
+    hbi = shutil.which("hbi") or str(Path(sys.executable).with_name("hbi"))
+    follower = subprocess.Popen([hbi, "replicate"], env=os.environ)
     click.echo(f"Dagster UI: http://127.0.0.1:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    os.execvpe(cmd[0], cmd, os.environ)
+    try:
+        sys.exit(subprocess.call(cmd, env=os.environ))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
