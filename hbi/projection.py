@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from hbi.backup_store import fetch_bundle, library_listing, library_pointer
+from hbi.backup_store import BackupError, fetch_bundle, library_listing, library_pointer
 from hbi.bundle import BookBundle
 from hbi.index.db import connect
 from hbi.index.writer import ProjectedBook, apply_books, note_pointer, projected, remove_books
@@ -76,18 +76,22 @@ def project_library(
             if held.get(book_id, ("", ""))[1] == etag:
                 report.unchanged += 1
                 continue
-            try:
-                book = _load(store, book_id, etag, held.get(book_id), model_id)
-            except Exception as exc:  # a bad bundle must not stop the rest of the library
-                report.failed[book_id] = f"{type(exc).__name__}: {exc}"
-                if log:
-                    log(f"{book_id}: not projected: {report.failed[book_id]}")
+            pointer = library_pointer(store, book_id)
+            if pointer is None:
+                # Removed since the listing: the next pass drops it if this index holds it.
                 continue
-            if book is None:
+            if book_id in held and held[book_id][0] == pointer["fingerprint"]:
                 report.unchanged += 1
                 note_pointer(connection, book_id, etag)
                 continue
-            pending.append(book)
+            try:
+                bundle = fetch_bundle(store, book_id, pointer["fingerprint"])
+            except BackupError as exc:  # a bad bundle must not stop the rest of the library
+                report.failed[book_id] = str(exc)
+                if log:
+                    log(f"{book_id}: not projected: {exc}")
+                continue
+            pending.append(projected_book(bundle, pointer, etag, model_id))
             if len(pending) >= batch_size:
                 _apply(connection, pending, report, log)
         _apply(connection, pending, report, log)
@@ -95,23 +99,6 @@ def project_library(
         connection.close()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
-
-
-def _load(
-    store: ObjectStoreClient,
-    book_id: str,
-    etag: str,
-    held: tuple[str, str] | None,
-    model_id: str | None,
-) -> ProjectedBook | None:
-    """Return the book to apply for its current pointer, or None if the index already holds it."""
-    pointer = library_pointer(store, book_id)
-    if pointer is None:
-        raise LookupError("its library pointer went away while projecting")
-    if held is not None and held[0] == pointer["fingerprint"]:
-        return None
-    bundle = fetch_bundle(store, book_id, pointer["fingerprint"])
-    return projected_book(bundle, pointer, etag, model_id)
 
 
 def projected_book(
