@@ -23,7 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "up": (
         "hbi.cli.stack",
         "up",
-        "Start the local stack and Dagster (webserver + daemon) on 127.0.0.1.",
+        "Start the local stack, Dagster (webserver + daemon) and a replica of the library into "
+        "this home's index, on 127.0.0.1.",
     ),
     "add": (
         "hbi.cli.books",
