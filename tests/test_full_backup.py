@@ -1,4 +1,4 @@
-"""The nightly full backup: a dated, checksummed snapshot of index, catalog and graph in MinIO."""
+"""The nightly full backup: a dated, checksummed list of the library's bundles and the catalog."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import dagster as dg
 import duckdb
 import pytest
 
+from hbi.backup_store import library_listing
 from hbi.bundle import sha256_file
 from hbi.cli.books import QUIET_RUN_CONFIG
-from hbi.index_db import connect, default_index_path
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
 from hbi_resources.object_store import ObjectStoreResource
 
 pytestmark = pytest.mark.integration
 
 
-def test_full_backup_snapshots_index_catalog_and_graph(
+def test_full_backup_names_every_bundle_of_the_library_and_the_catalog(
     ingested, object_store: ObjectStoreResource, tmp_path: Path
 ) -> None:
     from hbi_assets.definitions import defs
@@ -36,18 +38,18 @@ def test_full_backup_snapshots_index_catalog_and_graph(
             str(tmp_path / obj.object_name.rsplit("/", 1)[-1]),
         )
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"index.sqlite", "catalog.parquet", "graph.jsonl"}
+    assert set(manifest["files"]) == {"catalog.parquet"}
     for name, expected in manifest["files"].items():
         assert sha256_file(tmp_path / name) == expected["sha256"]
-    live = connect(default_index_path())
-    copy = connect(tmp_path / "index.sqlite")
-    for table in ("books", "chunks", "sections", "chunk_vectors"):
-        query = f"SELECT count(*) FROM {table}"
-        assert copy.execute(query).fetchone() == live.execute(query).fetchone()
-    assert manifest["counts"]["books"] == len(manifest["books"]) >= 8
+    assert set(manifest["books"]) == set(library_listing(object_store))
+    live = reads.consistency(connect(default_index_path()))
+    assert manifest["counts"]["books"] == len(manifest["books"]) == live["books"] >= 8
+    assert manifest["counts"]["chunks"] == live["chunks"]
+    assert manifest["counts"]["vectors"] == live["vectors"]
+    assert manifest["counts"]["sentence_vectors"] == live["sentence_vectors"]
     parquet = tmp_path / "catalog.parquet"
     rows = duckdb.connect().execute(f"SELECT count(*) FROM '{parquet}'").fetchone()[0]
     assert rows == manifest["counts"]["catalog_rows"]
-    labels = [json.loads(line)["label"] for line in (tmp_path / "graph.jsonl").open()]
-    assert labels.count("Section") == manifest["counts"]["graph_sections"] > 0
     assert manifest["model_id"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed, check.metadata

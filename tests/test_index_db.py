@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hbi.index_db import connect, versions
+from hbi.index.db import connect, versions
 
 
 def test_vec_version_answers(tmp_path) -> None:

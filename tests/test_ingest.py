@@ -1,4 +1,5 @@
-"""The whole corpus ingests through Dagster into real FTS5, sqlite-vec, Neo4j and MinIO backups."""
+"""The whole corpus ingests through Dagster into bundles in MinIO, the Neo4j graph and the index
+projected from the bundles (FTS5, sqlite-vec)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from click.testing import CliRunner
 from hbi.bundle import read_bundle
 from hbi.cli import cli
 from hbi.cli.books import add_books, materialize_books
-from hbi.index_db import connect, default_index_path
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
+from hbi_resources.search import SearchResource
 from tests.conftest import shared_dir
 from tests.extract.extract_samples import body_lines, build_pdf, build_zip, epub_entries
 
@@ -50,6 +51,42 @@ def index_counts(book_id: str) -> dict[str, int]:
             "(SELECT chunk_id FROM chunks WHERE book_id = ?)"
         ),
     }
+
+
+def index():
+    return connect(default_index_path())
+
+
+def book_vectors(book_id: str) -> tuple[list[int], np.ndarray]:
+    """Return the book's chunk ids in reading order and their vectors."""
+    rows = (
+        index()
+        .execute(
+            "SELECT c.chunk_id, v.embedding FROM chunks c JOIN chunk_vectors v USING (chunk_id) "
+            "WHERE c.book_id = ? ORDER BY c.ordinal",
+            (book_id,),
+        )
+        .fetchall()
+    )
+    return [r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+
+
+def sentence_vectors(book_id: str) -> dict[int, np.ndarray]:
+    """Return the book's sentence vectors by chunk id, in order."""
+    found: dict[int, list[np.ndarray]] = {}
+    for chunk_id, blob in index().execute(
+        "SELECT s.chunk_id, s.embedding FROM chunks c JOIN sentence_vectors s USING (chunk_id) "
+        "WHERE c.book_id = ? ORDER BY s.chunk_id, s.ordinal",
+        (book_id,),
+    ):
+        found.setdefault(chunk_id, []).append(np.frombuffer(blob, np.float32))
+    return {chunk_id: np.stack(rows) for chunk_id, rows in found.items()}
+
+
+def lexical_book_ids(query: str, k: int) -> set[str]:
+    """Return the books of the top k passages of a lexical search (the real search path)."""
+    hits = SearchResource().search(query, mode="lexical", k=k).as_dict()["hits"]
+    return {hit["book_id"] for hit in hits}
 
 
 def orphan_vectors() -> int:
@@ -94,37 +131,38 @@ def test_toc_from_the_graph_equals_the_expected_toc(ingested, path: Path) -> Non
 def test_chunk_vector_and_section_counts_agree(ingested, graph: GraphResource, path) -> None:
     book_id = path.name
     counts = index_counts(book_id)
-    book = TextIndexResource().book(book_id)
+    book = reads.book(index(), book_id)
     assert counts["chunks"] == counts["vectors"] == counts["fts"] == book["chunk_count"] > 0
     graph_counts = graph.counts(book_id)
     assert graph_counts["sections"] == counts["sections"] == book["toc_entries"]
     assert graph_counts["next_links"] == counts["sections"] - 1
     linked = sum(len(s["chunk_ids"]) for s in graph.toc(book_id))
-    front = sum(1 for c in TextIndexResource().chunks(book_id) if c["section_id"] is None)
+    front = sum(1 for c in reads.chunks(index(), book_id) if c["section_id"] is None)
     assert linked + front == counts["chunks"]
-    assert latest_metadata("book_text", book_id)["chunks_over_model_limit"] == 0
+    assert latest_metadata("book_bundle", book_id)["chunks_over_model_limit"] == 0
 
 
 def test_pdf_chunks_carry_their_pages(ingested) -> None:
-    chunks = TextIndexResource().chunks("h-g-wells_the-time-machine.pdf")
+    chunks = reads.chunks(index(), "h-g-wells_the-time-machine.pdf")
     assert all(c["page_start"] and c["page_end"] >= c["page_start"] for c in chunks)
     assert max(c["page_end"] for c in chunks) == 53
 
 
-def test_rematerializing_changes_nothing_but_timestamps(ingested) -> None:
+def test_rematerializing_reuses_every_vector_and_the_stored_bundle(ingested) -> None:
     book_id = "sun-tzu_the-art-of-war.md"
     before_counts = index_counts(book_id)
-    before_chunks = TextIndexResource().chunks(book_id)
-    _, before_vectors = VectorIndexResource().vectors(book_id)
-    before_backup = latest_metadata("book_backup", book_id)["fingerprint"]
+    before_chunks = reads.chunks(index(), book_id)
+    _, before_vectors = book_vectors(book_id)
+    before = latest_metadata("book_bundle", book_id)["fingerprint"]
     [outcome] = materialize_books([book_id])
     assert outcome["success"], outcome["errors"]
     assert index_counts(book_id) == before_counts
-    assert TextIndexResource().chunks(book_id) == before_chunks
-    assert np.array_equal(VectorIndexResource().vectors(book_id)[1], before_vectors)
-    assert latest_metadata("book_embeddings", book_id)["computed"] == 0
-    backup = latest_metadata("book_backup", book_id)
-    assert backup["fingerprint"] == before_backup and backup["reused_existing_bundle"]
+    assert reads.chunks(index(), book_id) == before_chunks
+    assert np.array_equal(book_vectors(book_id)[1], before_vectors)
+    bundle = latest_metadata("book_bundle", book_id)
+    assert bundle["texts_embedded"] == 0
+    assert bundle["chunks_reused_from_previous_bundle"] == before_counts["chunks"]
+    assert bundle["fingerprint"] == before and bundle["reused_existing_bundle"]
     assert orphan_vectors() == 0
 
 
@@ -143,8 +181,10 @@ def test_replacing_a_book_replaces_its_rows_and_vectors(
         assert counts["chunks"] < ingested_chunk_total(book_id, original)
         assert orphan_vectors() == 0
         # The book's last paragraph was cut off: nothing of it may still be found.
-        hits = TextIndexResource().search_bm25("riper years loving heart", 50)
-        assert not any(h["book_id"] == book_id for h in hits)
+        assert book_id not in lexical_book_ids("riper years loving heart", 50)
+        # Text that stayed took its vectors from the previous bundle instead of the model.
+        changed = latest_metadata("book_bundle", book_id)
+        assert changed["chunks_reused_from_previous_bundle"] > changed["texts_embedded"]
     finally:
         object_store.put_bytes(object_store.books_bucket, book_id, original, "text/plain")
         assert materialize_books([book_id])[0]["success"]
@@ -159,7 +199,7 @@ def ingested_chunk_total(book_id: str, data: bytes) -> int:
     return len(prepared.rows.chunks)
 
 
-def test_backup_bundle_rebuilds_the_book_exactly(ingested, object_store) -> None:
+def test_the_index_holds_exactly_the_rows_of_the_bundle(ingested, object_store) -> None:
     book_id = "nist-ir-8202_blockchain-technology-overview.pdf"
     pointer = json.loads(
         object_store.get_bytes(object_store.backups_bucket, f"books/{book_id}/LATEST.json")
@@ -169,16 +209,15 @@ def test_backup_bundle_rebuilds_the_book_exactly(ingested, object_store) -> None
             name = obj.object_name.rsplit("/", 1)[-1]
             object_store.get_file(object_store.backups_bucket, obj.object_name, f"{tmp}/{name}")
         bundle = read_bundle(Path(tmp))
-    index = TextIndexResource()
-    assert bundle.chunks == index.chunks(book_id)
-    assert bundle.sections == index.sections(book_id)
-    ids, vectors = VectorIndexResource().vectors(book_id)
+    assert bundle.chunks == reads.chunks(index(), book_id)
+    assert bundle.sections == reads.sections(index(), book_id)
+    ids, vectors = book_vectors(book_id)
     assert bundle.chunk_ids == ids and np.array_equal(bundle.vectors, vectors)
-    sentences = VectorIndexResource().sentence_vectors(book_id)
+    sentences = sentence_vectors(book_id)
     assert sentences and bundle.sentence_vectors.keys() == sentences.keys()
     assert all(np.array_equal(bundle.sentence_vectors[c], v) for c, v in sentences.items())
     assert bundle.model_id == EmbedderResource().model().model_id
-    assert bundle.book["content_hash"] == index.book(book_id)["content_hash"]
+    assert bundle.book["content_hash"] == reads.book(index(), book_id)["content_hash"]
 
 
 def _zip_bomb() -> bytes:
@@ -234,7 +273,7 @@ def test_hostile_books_fail_their_partition_and_leave_others_untouched(
         assert not outcome["success"], name
         message = " ".join(outcome["errors"])
         assert name in message and problem in message, message
-        assert TextIndexResource().book(name) is None
+        assert reads.book(index(), name) is None
     assert {p.name: index_counts(p.name) for p in corpus_books()} == others
     with dg.DagsterInstance.get() as instance:
         run = instance.get_run_by_id(outcomes["truncated.pdf"]["run_id"])
@@ -247,7 +286,7 @@ def test_wrong_extension_is_read_by_content(ingested, tmp_path: Path) -> None:
     [added] = add_books((disguised,))
     [outcome] = materialize_books([added["book_id"]])
     assert outcome["success"], outcome["errors"]
-    assert TextIndexResource().book(added["book_id"])["format"] == "pdf"
+    assert reads.book(index(), added["book_id"])["format"] == "pdf"
 
 
 def test_books_and_add_commands_print_json(ingested, tmp_path: Path) -> None:

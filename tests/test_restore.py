@@ -1,6 +1,7 @@
 """Backups you can trust: back up, destroy, restore, and get the same library back.
 
-Real MinIO and Neo4j throughout; the indexes are rebuilt from the backups bucket alone.
+Real MinIO and Neo4j throughout; the index and the graph are projected again from the bundles
+that a full backup names.
 """
 
 from __future__ import annotations
@@ -16,23 +17,27 @@ from click.testing import CliRunner
 from hbi import config
 from hbi.backup_store import (
     BackupError,
+    bundle_prefix,
     full_backup_ids,
     full_prefix,
+    library_listing,
+    library_pointer,
     read_full_manifest,
+    withdraw_from_library,
 )
 from hbi.cli import cli
 from hbi.dagster_home import ensure_dagster_home
-from hbi.index_db import connect, default_index_path
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
+from hbi.listing_state import ListingState
+from hbi.projection import project_library
 from hbi.restore import ModelMismatchError, Services, restore_books, restore_full
-from hbi.snapshot import index_counts
+from hbi.storage.object_store import ObjectStore
 from hbi_assets.sensors import evaluate_books_bucket
 from hbi_resources.catalog import CatalogResource
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
-from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
 from tests.conftest import SensorLog
 
 pytestmark = pytest.mark.integration
@@ -52,6 +57,10 @@ def invoke(*args: str) -> dict | list:
     return json.loads(result.stdout)
 
 
+def index_counts() -> dict[str, int]:
+    return reads.consistency(connect(default_index_path()))
+
+
 def library_state(graph: GraphResource) -> dict:
     """Everything the roundtrip must preserve: searches in all modes, ToCs and counts."""
     searches = {
@@ -64,7 +73,7 @@ def library_state(graph: GraphResource) -> dict:
     }
     books = {b["book_id"]: b for b in invoke("books", "--json")}
     tocs = {book_id: invoke("toc", book_id, "--json") for book_id in books}
-    counts = index_counts(connect(default_index_path(), readonly=True))
+    counts = index_counts()
     graph_counts = {book_id: graph.counts(book_id) for book_id in books}
     catalog_rows = sorted(CatalogResource().book_ids())
     return {
@@ -110,7 +119,7 @@ def test_wipe_then_restore_gives_the_same_library(
     assert all(b["embedded"] for b in report["books"])
     assert library_state(graph) == backed_up["state"]
     with dg.DagsterInstance.get() as instance:
-        for asset in ("book_text", "book_embeddings", "book_toc_graph", "book_backup"):
+        for asset in ("book_bundle", "book_toc_graph"):
             done = instance.get_materialized_partitions(dg.AssetKey(asset))
             assert set(backed_up["state"]["books"]) <= done, asset
 
@@ -129,26 +138,26 @@ def test_restore_into_an_empty_home_registers_books_and_ingests_nothing(
     with dg.DagsterInstance.get() as instance:
         partitions = set(instance.get_dynamic_partitions("books"))
         assert set(backed_up["state"]["books"]) <= partitions
-        for asset in ("book_text", "book_embeddings", "book_toc_graph", "book_backup"):
+        for asset in ("book_bundle", "book_toc_graph"):
             assert instance.get_materialized_partitions(dg.AssetKey(asset)) >= set(
                 backed_up["state"]["books"]
             )
-        events = instance.fetch_materializations(dg.AssetKey("book_text"), limit=1).records
+        events = instance.fetch_materializations(dg.AssetKey("book_bundle"), limit=1).records
         assert (
             events[0].asset_materialization.metadata["restored_from"].value == report["backup_id"]
         )
     # The books sensor knows the restored objects: nothing is extracted or embedded again.
-    result = evaluate_books_bucket(
-        ObjectStoreResource.from_env(), ListingStateResource(), TextIndexResource(), SensorLog()
-    )
+    result = evaluate_books_bucket(ObjectStore.from_env(), ListingState(), SensorLog()).result
     requested = {r.partition_key for r in getattr(result, "run_requests", None) or []}
     assert not requested & set(backed_up["state"]["books"])
 
 
 def test_a_deleted_book_comes_back_from_its_bundle(backed_up: dict, graph: GraphResource) -> None:
     book_id = "sun-tzu_the-art-of-war.md"
-    TextIndexResource().delete_book(book_id)
+    store = ObjectStore.from_env()
+    withdraw_from_library(store, book_id)
     graph.delete_book(book_id)
+    assert project_library(store, default_index_path()).removed == [book_id]
     assert book_id not in {b["book_id"] for b in invoke("books", "--json")}
 
     report = invoke("restore", "--books", book_id, "--json")
@@ -164,23 +173,23 @@ def test_a_backup_with_a_bad_checksum_is_refused_and_fails_verification(
     bucket = object_store.backups_bucket
     source = full_prefix(backed_up["backup_id"])
     forged = "29991231T235959Z"
-    for name in ("index.sqlite", "graph.jsonl", "catalog.parquet", "manifest.json"):
+    for name in ("catalog.parquet", "manifest.json"):
         object_store.get_file(bucket, source + name, str(tmp_path / name))
     with open(tmp_path / "catalog.parquet", "r+b") as handle:
         handle.seek(100)
         byte = handle.read(1)
         handle.seek(100)
         handle.write(bytes([byte[0] ^ 0xFF]))
-    object_store.upload_with_manifest(
-        bucket, full_prefix(forged), tmp_path, ["index.sqlite", "graph.jsonl", "catalog.parquet"]
-    )
+    object_store.upload_with_manifest(bucket, full_prefix(forged), tmp_path, ["catalog.parquet"])
     try:
         assert full_backup_ids(object_store)[0] == forged
-        before = index_counts(connect(default_index_path(), readonly=True))
+        before = index_counts()
+        pointers = library_listing(object_store)
         result = CliRunner().invoke(cli, ["restore", "--latest"])
         assert result.exit_code == 1
         assert "catalog.parquet does not match its SHA-256" in result.output
-        assert index_counts(connect(default_index_path(), readonly=True)) == before
+        assert index_counts() == before
+        assert library_listing(object_store) == pointers
 
         from hbi_assets.backups import newest_full_backup_verifies
         from hbi_assets.definitions import defs
@@ -201,23 +210,36 @@ def test_another_embedding_model_is_refused_unless_re_embedding(
     backed_up: dict, graph: GraphResource, tmp_path: Path
 ) -> None:
     book_id = "sun-tzu_the-art-of-war.md"
-    before = index_counts(connect(default_index_path(), readonly=True))
+    before = index_counts()
+    pointers = library_listing(ObjectStore.from_env())
     with pytest.raises(ModelMismatchError, match="--re-embed"):
         restore_full(Services.from_env(), backed_up["backup_id"], "other/model@1", tmp_path / "a")
     with pytest.raises(ModelMismatchError, match="--re-embed"):
         restore_books(Services.from_env(), [book_id], None, "other/model@1", tmp_path / "b")
-    assert index_counts(connect(default_index_path(), readonly=True)) == before
+    assert index_counts() == before
+    assert library_listing(ObjectStore.from_env()) == pointers
 
+    model = EmbedderResource().model()
     report = restore_books(
-        Services.from_env(), [book_id], None, "other/model@1", tmp_path / "c", re_embed=True
+        Services.from_env(),
+        [book_id],
+        None,
+        "other/model@1",
+        tmp_path / "c",
+        re_embed=True,
+        embed=model.embed_chunks,
     )
-    assert report.re_embedded and not report.books[0].embedded
-    assert VectorIndexResource().vector_count(book_id) == 0
+    # The text was embedded again into a new bundle, which the library now points at.
+    assert report.re_embedded and report.books[0].embedded
+    pointer = library_pointer(ObjectStore.from_env(), book_id)
+    assert pointer["model_id"] == "other/model@1"
+    assert pointer["fingerprint"] == report.books[0].bundle_fingerprint
     assert graph.counts(book_id)["sections"] == backed_up["state"]["graph"][book_id]["sections"]
 
-    # Back to the real model's vectors for the tests that follow.
-    real_model = EmbedderResource().model().model_id
-    restore_books(Services.from_env(), [book_id], None, real_model, tmp_path / "d")
+    # Back to the backup's bundle of the real model for the tests that follow.
+    restore_books(
+        Services.from_env(), [book_id], backed_up["backup_id"], model.model_id, tmp_path / "d"
+    )
     assert library_state(graph) == backed_up["state"]
 
 
@@ -234,7 +256,7 @@ def test_retention_keeps_recent_backups_and_bundles_of_library_books(
 ) -> None:
     bucket = object_store.backups_bucket
     source = full_prefix(backed_up["backup_id"])
-    for name in ("index.sqlite", "graph.jsonl", "catalog.parquet", "manifest.json"):
+    for name in ("catalog.parquet", "manifest.json"):
         object_store.get_file(bucket, source + name, str(tmp_path / name))
     manifest = read_full_manifest(object_store, backed_up["backup_id"])
     # Old backups on five days of two earlier weeks; one refers to a book since removed.
@@ -245,10 +267,7 @@ def test_retention_keeps_recent_backups_and_bundles_of_library_books(
         entry = {**manifest, "backup_id": backup, "books": {}}
         (tmp_path / "manifest.json").write_text(json.dumps(entry))
         object_store.upload_with_manifest(
-            bucket,
-            full_prefix(backup),
-            tmp_path,
-            ["index.sqlite", "graph.jsonl", "catalog.parquet"],
+            bucket, full_prefix(backup), tmp_path, ["catalog.parquet"]
         )
 
     outcome = invoke("backup", "--keep-daily", "2", "--keep-weekly", "2", "--json")
@@ -266,13 +285,12 @@ def test_retention_keeps_recent_backups_and_bundles_of_library_books(
     object_store.delete_prefix(bucket, full_prefix("20200113T020000Z"))
 
 
-def test_a_backup_taken_during_ingest_holds_whole_books(
+def test_a_backup_taken_during_ingest_names_only_whole_bundles(
     backed_up: dict, object_store: ObjectStoreResource, tmp_path: Path
 ) -> None:
     import threading
 
     from hbi.cli.books import add_books, materialize_books
-    from hbi.snapshot import indexed_books, snapshot_sqlite
     from tests.conftest import shared_dir
 
     corpus = shared_dir() / "corpus"
@@ -290,30 +308,21 @@ def test_a_backup_taken_during_ingest_holds_whole_books(
 
     worker = threading.Thread(target=ingest)
     worker.start()
-    snapshots = 0
-    live = TextIndexResource().connect()
-    while not done.is_set() or snapshots == 0:
-        target = tmp_path / f"snap{snapshots}.sqlite"
-        snapshot_sqlite(live, target)
-        snapshots += 1
-        db = connect(target, readonly=True)
-        fts = dict(
-            db.execute(
-                "SELECT c.book_id, count(*) FROM chunks_fts f JOIN chunks c "
-                "ON c.chunk_id = f.rowid GROUP BY c.book_id"
-            ).fetchall()
-        )
-        for book in indexed_books(db):
-            chunks = db.execute(
-                "SELECT count(*) FROM chunks WHERE book_id = ?", (book["book_id"],)
-            ).fetchone()[0]
-            assert chunks == book["chunk_count"] == fts.get(book["book_id"]), book
-            assert book["vectors"] in (0, book["chunk_count"]) or book["model_id"] is None
-        db.close()
+    looks = 0
+    bucket = object_store.backups_bucket
+    # A pointer is written only after its bundle's manifest, so a backup listing the library
+    # at any moment names whole bundles.
+    while not done.is_set() or looks == 0:
+        looks += 1
+        for book_id in library_listing(object_store):
+            pointer = library_pointer(object_store, book_id)
+            if pointer is not None:
+                key = bundle_prefix(book_id, pointer["fingerprint"]) + "manifest.json"
+                assert object_store.exists(bucket, key), book_id
     worker.join()
     try:
         assert outcomes and all(o["success"] for o in outcomes), outcomes
-        assert snapshots >= 2
+        assert looks >= 2
         outcome = invoke("backup", "--json")
         assert outcome["verified"] and outcome["books"] == len(backed_up["state"]["books"]) + 1
     finally:
@@ -321,12 +330,7 @@ def test_a_backup_taken_during_ingest_holds_whole_books(
 
 
 def _remove_book(object_store: ObjectStoreResource, added: dict) -> None:
-    """Take the extra book out again, so later tests see the corpus alone."""
-    from hbi.cli.books import refresh_catalog
-
+    """Take the extra book out again as a user would, so later tests see the corpus alone."""
     object_store.delete_prefix(object_store.books_bucket, added["object_key"])
-    TextIndexResource().delete_book(added["book_id"])
-    GraphResource.from_env().delete_book(added["book_id"])
-    with dg.DagsterInstance.get() as instance:
-        instance.delete_dynamic_partition("books", added["book_id"])
-    refresh_catalog()
+    report = invoke("sync", "--json")
+    assert [added["book_id"]] in [run.get("removed") for run in report["runs"]]
