@@ -1,4 +1,4 @@
-"""Runs one book file through `prepare_book`, the book_text asset's work, and prints the outcome.
+"""Runs one book file through `prepare_book` (book_bundle before embedding) and prints the outcome.
 
 `python -m tests.resilience.extraction_probe PATH OBJECT_KEY [NEEDLE ...]` prints one JSON
 object: the outcome ("indexed" or the BookError kind), the error message or the book's format,

@@ -1,11 +1,11 @@
-"""What the fault drills share: generated books, book runs through Dagster, the state of one book
-in an index file, a writer process to kill, and background threads that stop or start a server."""
+"""What the fault drills share: generated books and their bundles, book runs through Dagster, the
+state of one book in an index file, a projection process to kill, and background threads that
+stop or start a server."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from functools import cache
 from pathlib import Path
 
 import apsw
@@ -21,18 +22,26 @@ import dagster as dg
 import numpy as np
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
-from hbi.backup_store import BOOKS_PREFIX
+from hbi.backup_store import BOOKS_PREFIX, publish_bundle
+from hbi.bundle import BookBundle, bundle_fingerprint
 from hbi.cli.books import QUIET_RUN_CONFIG, add_books, failure_message
-from hbi.index_db import EMBEDDING_DIM
-from hbi.pipeline import prepare_book
+from hbi.embedding.tokenizer import MiniLMTokenizer
+from hbi.index import reads
+from hbi.index.db import EMBEDDING_DIM
+from hbi.index.writer import ProjectedBook
+from hbi.pipeline import bundle_rows, prepare_book
 from hbi.records import BookRows, ChunkVectors
-from hbi_resources.embedder import EmbedderResource
+from hbi.storage.object_store import ObjectStoreClient
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# How the ToC-graph write's batches of sections begin (hbi_resources/graph.py).
+# How the ToC-graph write's batches of sections begin (hbi/graph/store.py).
 SECTION_WRITE = "UNWIND $rows AS s CREATE (:Section"
+DRILL_MODEL = "drill-model-a"
+
+
+# --- generated books and their bundles --------------------------------------------------------
 
 
 def toc_heavy_book(title: str, parts: int) -> bytes:
@@ -53,52 +62,82 @@ def text_heavy_book(title: str, words: list[str]) -> bytes:
     return (f"# {title}\n\n" + "\n\n".join(chapters) + "\n").encode()
 
 
+@cache
+def _tokenizer() -> MiniLMTokenizer:
+    return MiniLMTokenizer.from_package()
+
+
 def book_rows(data: bytes, book_id: str) -> BookRows:
-    """Return the index rows the book_text asset would write for data."""
+    """Return the rows the book_bundle asset makes of data (extraction, chunking, ToC, terms)."""
     prepared = prepare_book(
-        data, book_id=book_id, object_key=book_id, etag=None, tokenizer=EmbedderResource().model()
+        data, book_id=book_id, object_key=book_id, etag=None, tokenizer=_tokenizer()
     )
     return prepared.rows
 
 
-def drill_vectors(rows: BookRows, model_id: str) -> dict[int, ChunkVectors]:
-    """Return made-up unit vectors (one chunk vector, two sentence vectors) for every chunk.
+def drill_vector(model_id: str, content_hash: str) -> ChunkVectors:
+    """Return made-up unit vectors (one chunk vector, two sentence vectors) of one chunk text.
 
-    Each is derived from the model id and the chunk's content hash, so a stored vector shows
+    They are derived from the model id and the text's content hash, so a stored vector shows
     which text and which "model" it was made for.
     """
-    return {chunk.chunk_id: drill_vector(model_id, chunk.content_hash) for chunk in rows.chunks}
-
-
-def drill_vector(model_id: str, content_hash: str) -> ChunkVectors:
-    """Return the made-up vectors of one chunk text under one model id."""
     seed = int.from_bytes(hashlib.sha256(f"{model_id}\x00{content_hash}".encode()).digest()[:8])
     stacked = np.random.default_rng(seed).standard_normal((3, EMBEDDING_DIM)).astype(np.float32)
     stacked /= np.linalg.norm(stacked, axis=1, keepdims=True)
     return ChunkVectors.from_stacked(stacked)
 
 
-def _digest(rows: list) -> str:
+def _no_model(texts: list[str]) -> list[ChunkVectors]:
+    raise AssertionError("a drill bundle's vectors are all made up: nothing may be embedded")
+
+
+def drill_bundle(data: bytes, book_id: str, model_id: str = DRILL_MODEL) -> BookBundle:
+    """Return the bundle the book run makes of data, with drill vectors instead of MiniLM's."""
+    rows = book_rows(data, book_id)
+    known = {c.content_hash: drill_vector(model_id, c.content_hash) for c in rows.chunks}
+    bundle, _ = bundle_rows(rows, _no_model, model_id, known)
+    return bundle
+
+
+def projected(bundle: BookBundle) -> ProjectedBook:
+    """Return the bundle as the projection hands it to the index writer."""
+    fingerprint = bundle_fingerprint(bundle)
+    return ProjectedBook(bundle, fingerprint, f"etag-{fingerprint[:8]}")
+
+
+def publish(store: ObjectStoreClient, bundle: BookBundle) -> str:
+    """Store the bundle and point the library at it, as a book run does; return its fingerprint."""
+    fingerprint = bundle_fingerprint(bundle)
+    book_id = bundle.book["book_id"]
+    publish_bundle(store, bundle, fingerprint, object_key=book_id, etag=f"drill-{fingerprint[:8]}")
+    return fingerprint
+
+
+# --- the state of a book in an index ----------------------------------------------------------
+
+
+def _digest(rows: object) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-def text_state(connection: apsw.Connection, book_id: str, words: list[str]) -> dict:
-    """Return the book's rows in the text index as counts and SHA-256 checksums.
+def book_state(connection: apsw.Connection, book_id: str, words: list[str]) -> dict:
+    """Return everything the index holds of the book, as counts and SHA-256 checksums.
 
-    The FTS count of each word is read through the full-text index, not the chunks table.
+    Rows are read through hbi.index.reads; the FTS count of each word through the full-text
+    index; the vectors as stored. A book that is absent gives zero counts and no row.
     """
-    queries = {
-        "books": "SELECT title, content_hash, chunk_count, toc_entries FROM books "
-        "WHERE book_id = ?",
-        "sections": "SELECT section_id, title, path, char_start FROM sections "
-        "WHERE book_id = ? ORDER BY ordinal",
-        "chunks": "SELECT chunk_id, ordinal, section_id, text, content_hash FROM chunks "
-        "WHERE book_id = ? ORDER BY ordinal",
-        "terms": "SELECT term_id, term, pages FROM index_terms WHERE book_id = ? ORDER BY term_id",
+    projection = reads.projections(connection).get(book_id)
+    state: dict = {
+        "book": _digest(reads.book(connection, book_id)),
+        "projection": None
+        if projection is None
+        else (projection["fingerprint"], projection["model_id"], projection["vectors"]),
     }
-    state: dict = {}
-    for name, sql in queries.items():
-        rows = connection.execute(sql, (book_id,)).fetchall()
+    for name, rows in (
+        ("sections", reads.sections(connection, book_id)),
+        ("chunks", reads.chunks(connection, book_id)),
+        ("terms", reads.terms(connection, book_id)),
+    ):
         state[name] = (len(rows), _digest(rows))
     state["fts"] = {
         word: connection.execute(
@@ -108,14 +147,6 @@ def text_state(connection: apsw.Connection, book_id: str, words: list[str]) -> d
         ).fetchone()[0]
         for word in words
     }
-    return state
-
-
-def vector_state(connection: apsw.Connection, book_id: str) -> dict:
-    """Return the book's model, vector counts and SHA-256 checksums of its vectors."""
-    model = connection.execute(
-        "SELECT model_id, vectors FROM book_embeddings WHERE book_id = ?", (book_id,)
-    ).fetchall()
     chunk_vectors = connection.execute(
         "SELECT c.chunk_id, v.embedding FROM chunks c JOIN chunk_vectors v "
         "ON v.chunk_id = c.chunk_id WHERE c.book_id = ? ORDER BY c.ordinal",
@@ -126,45 +157,65 @@ def vector_state(connection: apsw.Connection, book_id: str) -> dict:
         "ON s.chunk_id = c.chunk_id WHERE c.book_id = ? ORDER BY s.chunk_id, s.ordinal",
         (book_id,),
     ).fetchall()
-    return {
-        "model": model,
-        "chunk_vectors": (len(chunk_vectors), _digest(chunk_vectors)),
-        "sentence_vectors": (len(sentence_vectors), _digest(sentence_vectors)),
-    }
+    state["chunk_vectors"] = (len(chunk_vectors), _digest(chunk_vectors))
+    state["sentence_vectors"] = (len(sentence_vectors), _digest(sentence_vectors))
+    return state
 
 
 def vectors_not_matching_their_text(connection: apsw.Connection, book_id: str) -> int:
-    """Return how many of the book's vectors were not made from their chunk's current text by
-    the book's model (made-up vectors, see drill_vector), counting cache entries too."""
-    [(model_id,)] = connection.execute(
-        "SELECT model_id FROM book_embeddings WHERE book_id = ?", (book_id,)
-    ).fetchall()
+    """Return how many of the book's chunk vectors were not made from their chunk's current text
+    by the model its projection names (drill vectors, see drill_vector)."""
+    model_id = reads.projections(connection)[book_id]["model_id"]
     rows = connection.execute(
-        "SELECT c.content_hash, v.embedding, e.embedding FROM chunks c "
-        "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id "
-        "LEFT JOIN embedding_cache e ON e.model_id = ? AND e.content_hash = c.content_hash "
-        "WHERE c.book_id = ?",
-        (model_id, book_id),
+        "SELECT c.content_hash, v.embedding FROM chunks c "
+        "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE c.book_id = ?",
+        (book_id,),
     ).fetchall()
-    wrong = 0
-    for content_hash, chunk_blob, cache_blob in rows:
-        expected = drill_vector(model_id, content_hash)
-        wrong += chunk_blob != expected.chunk.tobytes()
-        wrong += cache_blob is not None and cache_blob != expected.stacked().tobytes()
-    return wrong
+    return sum(blob != drill_vector(model_id, digest).chunk.tobytes() for digest, blob in rows)
 
 
-def assert_index_intact(connection: apsw.Connection) -> None:
-    """Fail unless SQLite's integrity check, FTS5's own check and the vector links all pass."""
-    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    # Raises if the full-text index differs in any way from the chunks it indexes.
-    connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
-    orphans = connection.execute(
-        "SELECT (SELECT count(*) FROM chunk_vectors WHERE chunk_id NOT IN "
-        "(SELECT chunk_id FROM chunks)) + (SELECT count(*) FROM sentence_vectors WHERE "
-        "chunk_id NOT IN (SELECT chunk_id FROM chunk_vectors))"
-    ).fetchone()[0]
-    assert orphans == 0
+def inconsistencies(connection: apsw.Connection) -> dict[str, int]:
+    """Return the consistency figures of the index that are off (none in a whole index)."""
+    figures = reads.consistency(connection)
+    off = {
+        "fts_rows - chunks": figures["fts_rows"] - figures["chunks"],
+        "books - projected_books": figures["books"] - figures["projected_books"],
+        **{
+            name: figures[name]
+            for name in (
+                "books_without_projection",
+                "chunks_without_vector",
+                "orphan_vectors",
+                "orphan_sentence_vectors",
+            )
+        },
+    }
+    return {name: value for name, value in off.items() if value}
+
+
+def integrity_problems(connection: apsw.Connection) -> list[str]:
+    """Return what SQLite's integrity check and FTS5's own check find wrong (nothing if whole)."""
+    problems = [row[0] for row in connection.execute("PRAGMA integrity_check") if row[0] != "ok"]
+    try:
+        # Raises if the full-text index differs in any way from the chunks it indexes.
+        connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    except apsw.Error as exc:
+        problems.append(f"FTS5: {exc}")
+    return problems
+
+
+def copy_index(source: Path, target: Path) -> Path:
+    """Copy an index file (as of its last commit) with SQLite's backup API; return target."""
+    target.unlink(missing_ok=True)
+    origin, destination = apsw.Connection(str(source)), apsw.Connection(str(target))
+    with destination.backup("main", origin, "main") as backup:
+        backup.step(-1)
+    destination.close()
+    origin.close()
+    return target
+
+
+# --- a projection killed with SIGKILL ---------------------------------------------------------
 
 
 def holds_write_lock(index: Path) -> bool:
@@ -181,24 +232,29 @@ def holds_write_lock(index: Path) -> bool:
         probe.close()
 
 
-def kill_while_writing(kind: str, index: Path, versions: Path, delay: float) -> bool:
-    """Run the index writer for delay seconds, then SIGKILL it; return whether it was inside a
-    write transaction then.
+def kill_projection_in_batch(
+    index: Path, backups_bucket: str, batch_size: int, batch: int, delay: float
+) -> bool:
+    """Run `project_library` in a child process, SIGKILL it `delay` seconds after it starts
+    applying its `batch`-th batch of bundles; return whether it was inside that write
+    transaction then.
 
-    The writer is frozen (SIGSTOP) before the lock is probed, so the answer describes the very
-    moment it is killed.
+    The child is frozen (SIGSTOP) before the lock is probed, so the answer describes the very
+    moment it is killed. A child that finishes first is not killed (the answer is False).
     """
     command = [
         sys.executable,
         "-m",
         "tests.resilience.index_writer",
-        kind,
         str(index),
-        str(versions),
+        backups_bucket,
+        str(batch_size),
     ]
     writer = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        assert writer.stdout.readline().strip() == "writing"
+        for _ in range(batch):
+            if not writer.stdout.readline().startswith("applying "):
+                return False
         time.sleep(delay)
         os.kill(writer.pid, signal.SIGSTOP)
         in_transaction = holds_write_lock(index)
@@ -210,10 +266,7 @@ def kill_while_writing(kind: str, index: Path, versions: Path, delay: float) -> 
     return in_transaction
 
 
-def write_versions(path: Path, versions: list) -> Path:
-    """Pickle the versions the index writer cycles through; return the file."""
-    path.write_bytes(pickle.dumps(versions))
-    return path
+# --- book runs through Dagster ----------------------------------------------------------------
 
 
 def add_book(folder: Path, key: str, data: bytes) -> str:
@@ -227,7 +280,7 @@ def add_book(folder: Path, key: str, data: bytes) -> str:
 
 def remove_books(book_ids: list[str], object_store: ObjectStoreResource) -> None:
     """Remove books (whose object keys are their ids) the way a deleted object does:
-    remove_books_job forgets them everywhere; then their objects and backup bundles go too."""
+    remove_books_job forgets them everywhere; then their objects and bundles go too."""
     from hbi_assets.definitions import defs
 
     with dg.DagsterInstance.get() as instance:
@@ -264,6 +317,24 @@ def run_book(
         )
 
 
+def run_projection(
+    *, instance: dg.DagsterInstance | None = None, run_id: str | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize the search_index asset (the projection of the library into this home's
+    index) through the refresh_index job, as automation and `hbi sync` do."""
+    from hbi_assets.definitions import defs
+    from hbi_assets.index import search_index
+
+    with dg.DagsterInstance.get() if instance is None else nullcontext(instance) as running:
+        return defs.resolve_job_def("refresh_index").execute_in_process(
+            instance=running,
+            run_config=QUIET_RUN_CONFIG,
+            asset_selection=[search_index.key],
+            raise_on_error=False,
+            run_id=run_id or str(uuid.uuid4()),
+        )
+
+
 def step_failures(result: dg.ExecuteInProcessResult) -> list[str]:
     """Return each failed step's message, as `hbi materialize` prints it."""
     return [failure_message(event) for event in result.all_events if event.is_step_failure]
@@ -281,6 +352,9 @@ def retried_steps(result: dg.ExecuteInProcessResult) -> list[str]:
 def step_retried(instance: dg.DagsterInstance, run_id: str) -> Callable[[], bool]:
     """Return a probe that tells whether a step of the run has asked to be retried."""
     return lambda: bool(instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY))
+
+
+# --- servers stopped and started by background threads ----------------------------------------
 
 
 def graph_write_running(graph: GraphResource) -> Callable[[], bool]:

@@ -1,44 +1,36 @@
-"""Rewrite one book of an index again and again until killed: the subject of the SIGKILL drills.
+"""Project the library into an index, announcing each batch: the subject of the SIGKILL drill.
 
-    python -m tests.resilience.index_writer text|vectors INDEX VERSIONS
+    python -m tests.resilience.index_writer INDEX BACKUPS_BUCKET BATCH_SIZE
 
-VERSIONS is a pickle of the versions to cycle through. `text`: BookRows, each written with
-TextIndexResource.replace_book. `vectors`: (book_id, model_id, {chunk_id: ChunkVectors}), each
-written with VectorIndexResource.write_vectors. The process
-prints "writing" once, just before its first write, and never stops on its own.
+Runs `hbi.projection.project_library` (MinIO from HBI's environment, the library of
+BACKUPS_BUCKET) with batches of BATCH_SIZE bundles. Just before each batch goes to the index
+writer (`apply_books`, one write transaction) it prints "applying" and the batch's book ids;
+at the end it prints the projection's report as JSON.
 """
 
 from __future__ import annotations
 
-import pickle
+import dataclasses
+import json
 import sys
-from collections.abc import Callable
-from itertools import cycle
-from pathlib import Path
 
-from hbi_resources.text_index import TextIndexResource
-from hbi_resources.vector_index import VectorIndexResource
+from hbi import projection
+from hbi.storage.object_store import ObjectStore
 
-
-def text_writer(index: str) -> Callable[[object], None]:
-    """Return a function that replaces the book's text rows in index with a BookRows version."""
-    resource = TextIndexResource(path=index)
-    return lambda rows: resource.replace_book(rows)
+_apply_books = projection.apply_books
 
 
-def vector_writer(index: str) -> Callable[[object], None]:
-    """Return a function that writes a (book_id, model_id, vectors) version."""
-    resource = VectorIndexResource(path=index)
-    return lambda version: resource.write_vectors(*version)
+def announced_apply_books(connection, books) -> None:
+    """Say which books the batch holds, then apply it as the projection would."""
+    print("applying", *(book.bundle.book["book_id"] for book in books), flush=True)
+    _apply_books(connection, books)
 
 
-def main(kind: str, index: str, versions_file: str) -> None:
-    """Write the versions in turn, forever."""
-    versions = pickle.loads(Path(versions_file).read_bytes())
-    write = {"text": text_writer, "vectors": vector_writer}[kind](index)
-    print("writing", flush=True)
-    for version in cycle(versions):
-        write(version)
+def main(index: str, backups_bucket: str, batch_size: str) -> None:
+    store = dataclasses.replace(ObjectStore.from_env(), backups_bucket=backups_bucket)
+    projection.apply_books = announced_apply_books
+    report = projection.project_library(store, index, batch_size=int(batch_size))
+    print(json.dumps(report.as_dict()), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Hostile files dropped next to a good book fail alone: the good book is indexed and found.
 
-One sync does what the daemon does (sensor tick, then a Dagster run per book). Each hostile
-file's run fails with a typed error naming it, leaves no row in any index and is not retried
-on the next tick; the good book is fully indexed (text, vectors, ToC graph) and searchable.
+One sync does what the daemon does (sensor tick, a Dagster run per book, then the projection of
+the library into the index). Each hostile file's run fails with a typed error naming it, puts
+nothing in the library, the index or the graph, and is not retried on the next tick; the good
+book is fully indexed (text, vectors, ToC graph) and found by a search.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from hbi.backup_store import library_pointer
 from hbi.cli.sync import sync_once
-from hbi.index_db import connect, default_index_path
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
 from hbi_resources.graph import GraphResource
-from hbi_resources.text_index import TextIndexResource
+from hbi_resources.object_store import ObjectStoreResource
+from hbi_resources.search import SearchResource
 from tests.conftest import shared_dir
 from tests.resilience.conftest import upload
 from tests.resilience.hostile_books import HOSTILE_BOOKS
@@ -37,17 +41,13 @@ CASES = {case.key: case for case in HOSTILE_BOOKS if case.key in HOSTILE_KEYS}
 
 
 def index_rows(book_id: str) -> dict[str, int]:
-    """How many rows the book has in each index table."""
+    """How many rows the book has in the index of this home, read as the CLI reads them."""
     connection = connect(default_index_path())
-    count = lambda sql: connection.execute(sql, (book_id,)).fetchone()[0]  # noqa: E731
     return {
-        "books": count("SELECT count(*) FROM books WHERE book_id = ?"),
-        "sections": count("SELECT count(*) FROM sections WHERE book_id = ?"),
-        "chunks": count("SELECT count(*) FROM chunks WHERE book_id = ?"),
-        "vectors": count(
-            "SELECT count(*) FROM chunk_vectors WHERE chunk_id IN "
-            "(SELECT chunk_id FROM chunks WHERE book_id = ?)"
-        ),
+        "books": int(reads.book(connection, book_id) is not None),
+        "sections": len(reads.sections(connection, book_id)),
+        "chunks": len(reads.chunks(connection, book_id)),
+        "vectors": reads.vector_counts(connection).get(book_id, 0),
     }
 
 
@@ -57,7 +57,7 @@ def run_status(run_id: str) -> dg.DagsterRunStatus:
 
 
 def test_hostile_files_fail_alone_and_the_good_book_is_searchable(
-    stack, synced_bucket, graph: GraphResource
+    stack, synced_bucket: ObjectStoreResource, graph: GraphResource
 ) -> None:
     assert set(CASES) == set(HOSTILE_KEYS)
     upload(
@@ -78,14 +78,15 @@ def test_hostile_files_fail_alone_and_the_good_book_is_searchable(
     rows = index_rows(GOOD_KEY)
     assert rows["chunks"] == rows["vectors"] > 0 and rows["sections"] == 16
     assert graph.counts(GOOD_KEY)["sections"] == 16
-    hits = TextIndexResource().search_bm25("stratagem", 20)
-    assert GOOD_KEY in {hit["book_id"] for hit in hits}
+    hits = SearchResource().search("stratagem", mode="lexical", k=20).hits
+    assert GOOD_KEY in {hit.book_id for hit in hits}
 
     for key, case in CASES.items():
         run = runs[key]
         assert not run["success"], key
         assert run_status(run["run_id"]) == dg.DagsterRunStatus.FAILURE
         assert any(f"{key}: {case.outcome}: " in error for error in run["errors"]), run["errors"]
+        assert library_pointer(synced_bucket, key) is None
         assert index_rows(key) == {"books": 0, "sections": 0, "chunks": 0, "vectors": 0}
         assert graph.counts(key)["sections"] == 0
 

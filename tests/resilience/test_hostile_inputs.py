@@ -1,9 +1,9 @@
 """Every hostile book ends in a typed error or a correct book, within bounded time and memory.
 
-Each book goes through `prepare_book` (what the book_text asset runs: extraction, chunking,
-rows) in a process of its own. The bounds are safety nets against runaway behaviour (bombs,
-quadratic parsing), not speed targets: RESILIENCE.md documents them with the limits that
-enforce them.
+Each book goes through `prepare_book` (what the book_bundle asset runs before it embeds:
+extraction, chunking, rows) in a process of its own. The bounds are safety nets against runaway
+behaviour (bombs, quadratic parsing), not speed targets: RESILIENCE.md documents them with the
+limits that enforce them.
 """
 
 from __future__ import annotations

@@ -16,9 +16,12 @@ from minio.error import S3Error
 
 from hbi.book_id import book_id_for_key
 from hbi.cli.sync import sync_once
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
 from hbi.listing import IdCollision, SeenObject, diff_listing
+from hbi.listing_state import ListingState
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
+from hbi_resources.search import SearchResource
 from tests.conftest import sensor_tick
 from tests.resilience.conftest import upload
 
@@ -97,13 +100,13 @@ def test_keys_minio_refuses_never_reach_the_bucket(bucket, key: str) -> None:
 
 @pytest.mark.integration
 def test_colliding_keys_through_the_sensor_keep_one_book_and_report_the_other(bucket) -> None:
-    store, _, index = bucket
+    store, state = bucket
     upload(store, HOLDER, b"# Holder\n\nThe first book.")
     upload(store, LATECOMER, b"# Latecomer\n\nThe second book.")
     result, log = sensor_tick(bucket)
     [request] = result.run_requests
     assert request.partition_key == SHARED_ID and request.tags["hbi/object_key"] == HOLDER
-    assert index.source_key(SHARED_ID) == HOLDER
+    assert state.key_of(SHARED_ID) == HOLDER
     assert json.loads(result.cursor)["collisions"] == 1
     assert any("book id collision" in line and LATECOMER in line for line in log.lines)
 
@@ -135,14 +138,14 @@ def test_unusual_keys_are_indexed_under_their_ids_through_dagster(stack, synced_
     assert report["tick"]["added"] == len(UNUSUAL_KEYS) - 1
     assert report["tick"]["collisions"] == 1
     assert all(run["success"] for run in report["runs"]), report["runs"]
-    index = TextIndexResource()
+    search, index = SearchResource(), connect(default_index_path())
     for key, word in UNUSUAL_KEYS.items():
-        hits = {hit["book_id"] for hit in index.search_bm25(word, 10)}
+        hits = {hit.book_id for hit in search.search(word, mode="lexical", k=10).hits}
         if key == LATECOMER:
             assert not hits
         else:
             assert hits == {book_id_for_key(key)}
-            assert index.source_key(book_id_for_key(key)) == key
+            assert reads.book(index, book_id_for_key(key))["object_key"] == key
 
 
 def test_hbi_add_refuses_a_key_whose_id_another_book_holds(stack, tmp_path) -> None:
@@ -152,16 +155,16 @@ def test_hbi_add_refuses_a_key_whose_id_another_book_holds(stack, tmp_path) -> N
 
     book = tmp_path / "book.md"
     book.write_text("# A book\n\nSome text.")
-    store, index = ObjectStoreResource.from_env(), TextIndexResource()
+    store, state = ObjectStoreResource.from_env(), ListingState()
     [added] = add_books((book,), key=HOLDER)
     try:
         with pytest.raises(click.ClickException, match="already belongs to"):
             add_books((book,), key=LATECOMER)
         assert not store.exists(store.books_bucket, LATECOMER)
-        assert index.source_key(SHARED_ID) == HOLDER
+        assert state.key_of(SHARED_ID) == HOLDER
         assert add_books((book,), key=HOLDER)[0]["book_id"] == SHARED_ID
     finally:
         store.client().remove_object(store.books_bucket, added["object_key"])
-        index.delete_book(SHARED_ID)
+        state.record([], [HOLDER])
         with dg.DagsterInstance.get() as instance:
             instance.delete_dynamic_partition("books", SHARED_ID)
