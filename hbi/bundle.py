@@ -6,7 +6,7 @@ BLOB), `sentence_embeddings.parquet` (chunk id, the sentence's ordinal in its ch
 encoded the same way) and `terms.parquet`, written by DuckDB, and `manifest.json` with each
 file's SHA-256 and row count, the embedding model, and the bundle format version. Restoring
 reads these rows back into the same shapes the pipeline writes, so nothing is re-extracted or
-re-embedded. A format-1 bundle, written before sentence vectors, reads back with none.
+re-embedded.
 """
 
 from __future__ import annotations
@@ -247,11 +247,7 @@ def read_bundle(folder: Path) -> BookBundle:
         if chunk_ids
         else np.zeros((0, manifest["embedding_dim"]), np.float32)
     )
-    sentence_rows = (
-        rows("sentence_embeddings", "chunk_id, ordinal")
-        if "sentence_embeddings.parquet" in manifest["files"]
-        else []
-    )
+    sentence_rows = rows("sentence_embeddings", "chunk_id, ordinal")
     terms = rows("terms", "term_id")
     for term in terms:
         for key in ("parents", "pages", "section_ids"):

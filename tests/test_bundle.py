@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hbi.bundle import BookBundle, bundle_fingerprint, read_bundle, sha256_file, write_bundle
+from hbi.bundle import (
+    BookBundle,
+    BundleError,
+    bundle_fingerprint,
+    read_bundle,
+    sha256_file,
+    write_bundle,
+)
 from hbi.pipeline import bundle_rows, prepare_book
 from hbi.records import ChunkVectors
 
@@ -64,20 +70,12 @@ def test_a_changed_sentence_vector_changes_the_fingerprint(bundle: BookBundle) -
     )
 
 
-def test_a_bundle_from_before_sentence_vectors_reads_with_none(
-    bundle: BookBundle, tmp_path
-) -> None:
+def test_a_bundle_missing_a_file_is_refused_naming_it(bundle: BookBundle, tmp_path) -> None:
     folder = tmp_path / "bundle"
     write_bundle(folder, bundle)
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    del manifest["files"]["sentence_embeddings.parquet"]
-    manifest["format"] = 1
-    manifest_path.write_text(json.dumps(manifest))
     (folder / "sentence_embeddings.parquet").unlink()
-    restored = read_bundle(folder)
-    assert restored.sentence_vectors == {} and restored.chunk_ids == bundle.chunk_ids
-    assert all(len(v.sentences) == 0 for v in restored.chunk_vectors().values())
+    with pytest.raises(BundleError, match="sentence_embeddings.parquet is missing"):
+        read_bundle(folder)
 
 
 def test_every_bundle_file_is_in_the_manifest(bundle: BookBundle, tmp_path) -> None:
