@@ -337,14 +337,6 @@ def some_projected(book_ids: list[str]) -> Callable[[], bool]:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="production bug: hbi.projection.project_library catches every exception of a "
-    "bundle's download (`except Exception` around _load) and reports it in `failed`, so a MinIO "
-    "outage in the middle of a projection fails search_index with 'bundles that could not be "
-    "projected: <every remaining book>: MaxRetryError ...' and no retry; transient server "
-    "errors should propagate to retry_transient_errors",
-)
 def test_a_projection_cut_off_by_stopping_minio_retries_and_completes_once_minio_is_back(
     stack: LocalStack, library_ahead_by_many_books: list[str]
 ) -> None:
