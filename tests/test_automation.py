@@ -1,4 +1,4 @@
-"""Drop, replace and delete books in MinIO and the sensor + run path keeps every index in step."""
+"""Drop, replace and delete books in MinIO and the sensor + run path keeps every store in step."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from hbi.cli.books import materialize_books
+from hbi.backup_store import library_pointer
+from hbi.cli.books import refresh_catalog
 from hbi.cli.sync import sync_once
-from hbi.index_db import connect, default_index_path
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
+from hbi.index.writer import remove_books
 from hbi_resources.catalog import CatalogResource
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource
-from hbi_resources.text_index import TextIndexResource
+from hbi_resources.search import SearchResource
 from tests.conftest import shared_dir
 
 pytestmark = pytest.mark.integration
@@ -41,7 +44,12 @@ def upload(store: ObjectStoreResource, key: str, path: Path) -> None:
 
 
 def found_in(book_id: str, query: str) -> bool:
-    return any(h["book_id"] == book_id for h in TextIndexResource().search_bm25(query, 50))
+    """Whether a lexical search of this home's index, filtered to the book, finds the query."""
+    return bool(SearchResource().search(query, mode="lexical", k=5, book_ids=[book_id]).hits)
+
+
+def index():
+    return connect(default_index_path())
 
 
 def test_upload_replace_and_delete_flow_through_every_index(
@@ -64,21 +72,15 @@ def test_upload_replace_and_delete_flow_through_every_index(
     own_bucket.client().remove_object(own_bucket.books_bucket, "war.md")
     report = sync_once()
     assert report["tick"]["deleted"] == 1 and all(r["success"] for r in report["runs"])
-    assert TextIndexResource().book("war.md") is None
+    assert reads.book(index(), "war.md") is None
     assert not found_in("war.md", "marmalade")
     assert graph.counts("war.md")["sections"] == 0
     assert "war.md" not in CatalogResource().book_ids()
-    orphans = (
-        connect(default_index_path())
-        .execute(
-            "SELECT count(*) FROM chunk_vectors WHERE chunk_id NOT IN (SELECT chunk_id FROM chunks)"
-        )
-        .fetchone()[0]
-    )
-    assert orphans == 0
+    assert reads.consistency(index())["orphan_vectors"] == 0
+    assert library_pointer(own_bucket, "war.md") is None
     with dg.DagsterInstance.get() as instance:
         assert not instance.has_dynamic_partition("books", "war.md")
-    # Deletion is not data loss: the backup bundle stays for a restore.
+    # Deletion is not data loss: the book's bundles stay for a restore.
     assert own_bucket.exists(own_bucket.backups_bucket, "books/war.md/LATEST.json")
 
 
@@ -104,27 +106,23 @@ def test_eight_books_materialize_concurrently(ingested) -> None:
         assert "database is locked" not in err and "Deadlock" not in err
         [outcome] = json.loads(out)
         assert outcome["success"]
-    connection = connect(default_index_path())
+    connection = index()
+    vectors = reads.vector_counts(connection)
     for book_id in book_ids:
-        chunks, vectors = connection.execute(
-            "SELECT count(*), count(v.chunk_id) FROM chunks c "
-            "LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE c.book_id = ?",
-            (book_id,),
-        ).fetchone()
-        assert chunks == vectors > 0
+        assert vectors[book_id] == reads.book(connection, book_id)["chunk_count"] > 0, book_id
 
 
-def run_vector_check(book_id: str) -> dg.AssetCheckEvaluation:
+def run_check(check: dg.AssetChecksDefinition, partition: str | None = None):
+    """Run one asset check through Dagster, as the UI's "Execute" does; return its evaluation."""
     from hbi.cli.books import QUIET_RUN_CONFIG
-    from hbi_assets.checks import every_chunk_has_one_vector
     from hbi_assets.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection=set(), asset_check_selection={every_chunk_has_one_vector.check_key}
+        asset_selection=set(), asset_check_selection={check.check_key}
     )
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=book_id,
+            partition_key=partition,
             instance=instance,
             raise_on_error=False,
             run_config=QUIET_RUN_CONFIG,
@@ -133,24 +131,34 @@ def run_vector_check(book_id: str) -> dg.AssetCheckEvaluation:
     return evaluation
 
 
-def test_checks_pass_and_a_broken_index_fails_one_visibly(ingested) -> None:
+def test_an_ingested_bundle_passes_its_check(ingested) -> None:
+    from hbi_assets.checks import bundle_is_whole
+
+    evaluation = run_check(bundle_is_whole, "sun-tzu_the-art-of-war.md")
+    assert evaluation.passed
+    assert evaluation.metadata["with_vector"].value == evaluation.metadata["chunks"].value > 0
+
+
+def test_a_broken_index_fails_its_check_visibly_until_projected_again(ingested) -> None:
+    from hbi_assets.index import index_matches_library
+
     book_id = "sun-tzu_the-art-of-war.md"
-    assert run_vector_check(book_id).passed
-    connection = connect(default_index_path())
-    victim = connection.execute(
-        "SELECT chunk_id FROM chunks WHERE book_id = ? LIMIT 1", (book_id,)
-    ).fetchone()[0]
+    assert run_check(index_matches_library).passed
+    connection = index()
+    victim = reads.chunks(connection, book_id)[0]["chunk_id"]
     connection.execute("DELETE FROM chunk_vectors WHERE chunk_id = ?", (victim,))
-    broken = run_vector_check(book_id)
+    broken = run_check(index_matches_library)
     assert not broken.passed
-    assert broken.metadata["with_vector"].value == broken.metadata["chunks"].value - 1
-    [repair] = materialize_books([book_id])
-    assert repair["success"], repair["errors"]
-    assert run_vector_check(book_id).passed
+    assert broken.metadata["chunks_without_vector"].value == 1
+    # The index is a projection: a book it no longer holds is applied whole from its bundle.
+    assert remove_books(connection, [book_id]) == [book_id]
+    assert refresh_catalog()
+    assert run_check(index_matches_library).passed
+    assert found_in(book_id, "stratagem")
 
 
 def test_catalog_has_one_row_per_indexed_book(ingested) -> None:
-    indexed = {b["book_id"] for b in TextIndexResource().books()}
+    indexed = {b["book_id"] for b in reads.books(index())}
     assert set(CatalogResource().book_ids()) == indexed
     with CatalogResource().connect(read_only=True) as connection:
         row = connection.execute(
@@ -172,5 +180,4 @@ def test_index_maintenance_reports_sizes(ingested) -> None:
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert metadata["index_bytes_before"] > 0 and metadata["index_bytes_after"] > 0
     assert metadata["vectors"] <= metadata["vector_slots_after"]
-    assert metadata["cache_entries_duplicating_live_vectors_deleted"] == 0
-    assert TextIndexResource().search_bm25("rabbit", 1)
+    assert found_in("lewis-carroll_alices-adventures-in-wonderland.txt", "rabbit")
