@@ -43,8 +43,8 @@ def _book_files(paths: tuple[Path, ...]) -> list[Path]:
 def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
     """Upload book files to the books bucket, register their partitions; return what was added.
 
-    The uploads are recorded as seen by the books sensor, because the caller runs them itself
-    (`hbi ingest`, `hbi materialize`): the daemon's sensor must not run them a second time.
+    The daemon's sensor ingests them on its next tick; `hbi ingest` and `hbi materialize` run
+    them at once instead, and record them as seen so that the sensor does not run them again.
     """
     import dagster as dg
 
@@ -52,15 +52,15 @@ def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
 
     store = ObjectStore.from_env()
     store.ensure_buckets()
-    state = ListingState()
     files = _book_files(paths)
+    keys_by_id = _keys_by_id(store)
     if key and len(files) != 1:
         raise click.UsageError("--key names one object, so give exactly one file")
     owners: dict[str, str] = {}
     for file in files:
         object_key = key or file.name
         book_id = book_id_for_key(object_key)
-        holder = owners.get(book_id) or state.key_of(book_id)
+        holder = owners.get(book_id) or keys_by_id.get(book_id)
         if holder is not None and holder != object_key:
             # Checked before anything is uploaded: one book must never replace another.
             raise click.ClickException(
@@ -75,24 +75,27 @@ def add_books(paths: tuple[Path, ...], key: str | None = None) -> list[dict]:
         content_type = CONTENT_TYPES.get(file.suffix.lower(), "text/plain")
         etag = store.put_file(store.books_bucket, object_key, str(file), content_type)
         added.append({"book_id": book_id, "object_key": object_key, "etag": etag})
-    generations = state.generations([a["object_key"] for a in added])
-    state.record(
-        [
-            SeenObject(
-                a["object_key"], a["etag"], a["book_id"], generations.get(a["object_key"], 0) + 1
-            )
-            for a in added
-        ],
-        [],
-    )
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(books_partitions.name, [a["book_id"] for a in added])
     return added
 
 
+def _keys_by_id(store: ObjectStore) -> dict[str, str]:
+    """Return the object key holding each book id in the books bucket (one listing)."""
+    found: dict[str, str] = {}
+    for obj in store.list_objects(store.books_bucket):
+        if is_book_key(obj.object_name):
+            found.setdefault(book_id_for_key(obj.object_name), obj.object_name)
+    return found
+
+
 def materialize_books(book_ids: list[str]) -> list[dict]:
     """Run the ingest job for each book through Dagster (runs show in the UI), then project the
-    library into this home's index; return the runs' outcomes."""
+    library into this home's index; return the runs' outcomes.
+
+    Each object run is recorded as seen by the books sensor, with the ETag it had when its run
+    started, so the daemon does not run it again (it does if the object changes).
+    """
     import dagster as dg
 
     from hbi_assets.books import OBJECT_KEY_TAG
@@ -100,13 +103,16 @@ def materialize_books(book_ids: list[str]) -> list[dict]:
     from hbi_assets.partitions import books_partitions
 
     job = defs.resolve_job_def("ingest_book")
+    store = ObjectStore.from_env()
     state = ListingState()
+    keys_by_id = _keys_by_id(store)
     outcomes = []
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(books_partitions.name, book_ids)
         for book_id in book_ids:
             started = time.perf_counter()
-            key = state.key_of(book_id)
+            key = keys_by_id.get(book_id)
+            etag = store.etag(store.books_bucket, key) if key else None
             result = job.execute_in_process(
                 partition_key=book_id,
                 instance=instance,
@@ -119,6 +125,9 @@ def materialize_books(book_ids: list[str]) -> list[dict]:
                 for event in result.all_events
                 if event.is_step_failure
             ]
+            if etag is not None:
+                generation = state.generations([key]).get(key, 0) + 1
+                state.record([SeenObject(key, etag, book_id, generation)], [])
             outcomes.append(
                 {
                     "book_id": book_id,

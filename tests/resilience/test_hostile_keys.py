@@ -19,7 +19,6 @@ from hbi.cli.sync import sync_once
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
 from hbi.listing import IdCollision, SeenObject, diff_listing
-from hbi.listing_state import ListingState
 from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.search import SearchResource
 from tests.conftest import sensor_tick
@@ -155,16 +154,14 @@ def test_hbi_add_refuses_a_key_whose_id_another_book_holds(stack, tmp_path) -> N
 
     book = tmp_path / "book.md"
     book.write_text("# A book\n\nSome text.")
-    store, state = ObjectStoreResource.from_env(), ListingState()
+    store = ObjectStoreResource.from_env()
     [added] = add_books((book,), key=HOLDER)
     try:
         with pytest.raises(click.ClickException, match="already belongs to"):
             add_books((book,), key=LATECOMER)
         assert not store.exists(store.books_bucket, LATECOMER)
-        assert state.key_of(SHARED_ID) == HOLDER
         assert add_books((book,), key=HOLDER)[0]["book_id"] == SHARED_ID
     finally:
         store.client().remove_object(store.books_bucket, added["object_key"])
-        state.record([], [HOLDER])
         with dg.DagsterInstance.get() as instance:
             instance.delete_dynamic_partition("books", SHARED_ID)
