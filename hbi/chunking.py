@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Protocol
 
-from hbi.book import ExtractedBook, PageSpan
+from hbi.books.book import ExtractedBook, PageSpan
 
 MODEL_TOKEN_LIMIT = 256  # all-MiniLM-L6-v2's max_seq_length, special tokens included
 SPECIAL_TOKENS = 2

@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from hbi.backup_store import BackupError, full_backup_ids
+from hbi.backup.full import apply_retention, take_full_backup, verify_full_backup
+from hbi.bundle.bucket import BackupError, full_backup_ids
 from hbi.catalog import default_catalog_path
-from hbi.full_backup import apply_retention, take_full_backup, verify_full_backup
 from hbi_assets.books import book_bundle
 from hbi_assets.library import library_catalog
 from hbi_assets.retries import retry_transient_errors

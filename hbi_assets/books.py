@@ -9,11 +9,11 @@ import time
 
 import dagster as dg
 
-from hbi.backup_store import fetch_bundle, latest_pointer, library_pointer, publish_bundle
-from hbi.book_id import book_id_for_key
-from hbi.bundle import BookBundle, BundleError, bundle_fingerprint
+from hbi.books.ids import book_id_for_key
+from hbi.bundle.bucket import fetch_bundle, latest_pointer, library_pointer, publish_bundle
+from hbi.bundle.build import bundle_rows, known_vectors, prepare_book, toc_markdown
+from hbi.bundle.files import BookBundle, BundleError, bundle_fingerprint
 from hbi.errors import BookError
-from hbi.pipeline import bundle_rows, known_vectors, prepare_book, toc_markdown
 from hbi_assets.partitions import books_partitions
 from hbi_assets.retries import retry_transient_errors
 from hbi_resources.embedder import EmbedderResource

@@ -3,7 +3,7 @@ going downstream."""
 
 import dagster as dg
 
-from hbi.backup_store import BackupError, fetch_bundle, library_pointer
+from hbi.bundle.bucket import BackupError, fetch_bundle, library_pointer
 from hbi.chunking import MODEL_TOKEN_LIMIT, SPECIAL_TOKENS
 from hbi.index import reads
 from hbi_assets.books import book_bundle, book_toc_graph

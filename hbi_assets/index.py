@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from hbi.backup_store import library_listing
+from hbi.bundle.bucket import library_listing
 from hbi.embedding.minilm import installed_model_id
 from hbi.index import reads
-from hbi.projection import project_library
+from hbi.index.projection import project_library
 from hbi_assets.books import book_bundle
 from hbi_assets.retries import retry_transient_errors
 from hbi_resources.index import IndexResource

@@ -6,10 +6,10 @@ import time
 import dagster as dg
 
 from hbi import config
-from hbi.backup_store import library_listing, withdraw_from_library
+from hbi.bundle.bucket import library_listing, withdraw_from_library
 from hbi.index import reads
 from hbi.index.maintenance import maintain
-from hbi.projection import project_library
+from hbi.index.projection import project_library
 from hbi.search.query_log import summarise
 from hbi_assets.books import book_bundle, book_toc_graph
 from hbi_assets.index import search_index

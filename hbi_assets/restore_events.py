@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from hbi.restore import RestoreReport
+from hbi.backup.restore import RestoreReport
 from hbi_assets.books import book_bundle, book_toc_graph
 from hbi_assets.index import search_index
 from hbi_assets.library import library_catalog

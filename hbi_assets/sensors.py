@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from hbi.book_id import BOOK_SUFFIXES, IGNORED_NAMES, book_id_for_key, is_book_key
-from hbi.listing import IdCollision, SeenObject, diff_listing
-from hbi.listing_state import ListingStateStore
+from hbi.books.ids import BOOK_SUFFIXES, IGNORED_NAMES, book_id_for_key, is_book_key
+from hbi.books.listing import IdCollision, SeenObject, diff_listing
+from hbi.books.listing_state import ListingStateStore
 from hbi.storage.object_store import OBJECT_STORE_ERRORS, ObjectStoreClient
 from hbi_assets.books import OBJECT_KEY_TAG, ingest_book_job
 from hbi_assets.library import remove_books_job

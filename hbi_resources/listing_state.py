@@ -1,11 +1,11 @@
-"""The books sensor's listing state as a Dagster resource (the SQL is in hbi/listing_state.py)."""
+"""The books sensor's listing state as a Dagster resource (its SQL: hbi/books/listing_state.py)."""
 
 from __future__ import annotations
 
 import dagster as dg
 from pydantic import Field
 
-from hbi.listing_state import ListingStateStore
+from hbi.books.listing_state import ListingStateStore
 
 
 class ListingStateResource(dg.ConfigurableResource, ListingStateStore):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from hbi.graph.queries import GraphQueries
 from hbi.index.db import default_index_path
 from hbi.search import LibrarySearch, SearchFilters, SearchMode, SearchResult, SearchSettings
 from hbi.search.bm25 import ColumnWeights
-from hbi.search.graph_queries import GraphQueries
 from hbi.search.lexical import FIRST_BUDGET, SECOND_BUDGET
 from hbi.search.models import SearchError
 from hbi.search.query_log import QueryLog

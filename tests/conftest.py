@@ -16,8 +16,8 @@ import dagster as dg
 import pytest
 
 from hbi import config
-from hbi.dagster_home import ensure_dagster_home
 from hbi.stack import LocalStack
+from hbi.stack.dagster_home import ensure_dagster_home
 from hbi.stack.process import free_port
 from hbi_assets.sensors import sensor_tick as evaluate_tick
 from hbi_resources.graph import GraphResource

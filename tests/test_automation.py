@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from hbi.backup_store import library_pointer
+from hbi.bundle.bucket import library_pointer
 from hbi.cli.books import refresh_catalog
 from hbi.cli.sync import sync_once
 from hbi.index import reads

@@ -108,7 +108,7 @@ def test_a_changed_book_is_carried_downstream_again() -> None:
 
 
 def test_a_restore_reports_books_as_built_and_automation_leaves_their_graphs() -> None:
-    from hbi.restore import RestoredBook, RestoreReport
+    from hbi.backup.restore import RestoredBook, RestoreReport
     from hbi_assets.restore_events import report_restore
 
     report = RestoreReport(

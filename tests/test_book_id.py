@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hbi.book_id import book_id_for_key, is_book_key
+from hbi.books.ids import book_id_for_key, is_book_key
 
 
 def test_clean_key_is_its_own_id() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hbi.bundle import (
+from hbi.bundle.build import bundle_rows, prepare_book
+from hbi.bundle.files import (
     BookBundle,
     BundleError,
     bundle_fingerprint,
@@ -17,8 +18,7 @@ from hbi.bundle import (
     sha256_file,
     write_bundle,
 )
-from hbi.pipeline import bundle_rows, prepare_book
-from hbi.records import ChunkVectors
+from hbi.bundle.rows import ChunkVectors
 
 BOOK = b"# Part 0\n\nalpha beta gamma.\n\n# Part 1\n\ndelta epsilon.\n\n# Part 2\n\nzeta eta.\n"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hbi.book import ExtractedBook, PageSpan, TocEntry
+from hbi.books.book import ExtractedBook, PageSpan, TocEntry
 from hbi.chunking import (
     DEFAULT_MAX_TOKENS,
     MODEL_TOKEN_LIMIT,

@@ -9,8 +9,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from hbi.backup_store import library_listing
-from hbi.bundle import sha256_file
+from hbi.bundle.bucket import library_listing
+from hbi.bundle.files import sha256_file
 from hbi.cli.books import QUIET_RUN_CONFIG
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hbi.bundle import read_bundle
+from hbi.bundle.files import read_bundle
 from hbi.cli import cli
 from hbi.cli.books import add_books, materialize_books
 from hbi.index import reads
@@ -191,7 +191,7 @@ def test_replacing_a_book_replaces_its_rows_and_vectors(
 
 
 def ingested_chunk_total(book_id: str, data: bytes) -> int:
-    from hbi.pipeline import prepare_book
+    from hbi.bundle.build import prepare_book
 
     prepared = prepare_book(
         data, book_id=book_id, object_key=book_id, etag=None, tokenizer=EmbedderResource().model()

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from hbi import config
-from hbi.backup_store import withdraw_from_library
+from hbi.bundle.bucket import withdraw_from_library
 from hbi.cli import cli
 from hbi.cli.books import QUIET_RUN_CONFIG, add_books, materialize_books
-from hbi.dagster_home import ensure_dagster_home
 from hbi.index.db import default_index_path
+from hbi.stack.dagster_home import ensure_dagster_home
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource
 

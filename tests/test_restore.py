@@ -15,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from hbi import config
-from hbi.backup_store import (
+from hbi.backup.restore import ModelMismatchError, Services, restore_books, restore_full
+from hbi.books.listing_state import ListingState
+from hbi.bundle.bucket import (
     BackupError,
     bundle_prefix,
     full_backup_ids,
@@ -26,12 +28,10 @@ from hbi.backup_store import (
     withdraw_from_library,
 )
 from hbi.cli import cli
-from hbi.dagster_home import ensure_dagster_home
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
-from hbi.listing_state import ListingState
-from hbi.projection import project_library
-from hbi.restore import ModelMismatchError, Services, restore_books, restore_full
+from hbi.index.projection import project_library
+from hbi.stack.dagster_home import ensure_dagster_home
 from hbi.storage.object_store import ObjectStore
 from hbi_assets.sensors import evaluate_books_bucket
 from hbi_resources.catalog import CatalogResource

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hbi.backup_store import unreferenced_bundles
-from hbi.retention import backup_time, plan_retention
+from hbi.backup.retention import backup_time, plan_retention
+from hbi.bundle.bucket import unreferenced_bundles
 
 
 def test_keeps_the_newest_backup_of_each_recent_day_and_week() -> None:

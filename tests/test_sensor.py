@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pytest
 
-from hbi.book_id import book_id_for_key
+from hbi.books.ids import book_id_for_key
 from hbi.cli.books import add_books, materialize_books
 from hbi_assets.sensors import evaluate_books_bucket
 from hbi_assets.sensors import sensor_tick as evaluate_tick

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from hbi.backup_store import BackupError, describe_full_backups
+from hbi.backup.restore import RestoreReport, Services, restore_books, restore_full
+from hbi.bundle.bucket import BackupError, describe_full_backups
 from hbi.catalog import default_catalog_path
 from hbi.cli.books import QUIET_RUN_CONFIG, failure_message, prepare_environment, refresh_catalog
 from hbi.graph.store import Graph
 from hbi.index.db import default_index_path
-from hbi.restore import RestoreReport, Services, restore_books, restore_full
 from hbi.storage.object_store import ObjectStore
 from hbi_resources.embedder import EmbedderResource
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from hbi.book_id import book_id_for_key, is_book_key
+from hbi.books.ids import book_id_for_key, is_book_key
+from hbi.books.listing import SeenObject
+from hbi.books.listing_state import ListingState
 from hbi.config import layout, load_stack_env
-from hbi.dagster_home import ensure_dagster_home
 from hbi.graph.store import Graph
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
-from hbi.listing import SeenObject
-from hbi.listing_state import ListingState
+from hbi.stack.dagster_home import ensure_dagster_home
 from hbi.storage.object_store import ObjectStore
 
 DEFAULT_SAMPLE_DIR = Path("../shared/corpus")

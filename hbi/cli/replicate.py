@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -28,7 +29,7 @@ def replicate(once: bool, interval: float, as_json: bool) -> None:
     """
     from hbi.embedding.minilm import installed_model_id
     from hbi.index.db import default_index_path
-    from hbi.projection import follow, project_library
+    from hbi.index.projection import follow, project_library
     from hbi.storage.object_store import ObjectStore
 
     load_stack_env()
@@ -41,10 +42,8 @@ def replicate(once: bool, interval: float, as_json: bool) -> None:
 
     if not once:
         click.echo(f"following s3://{store.backups_bucket}/library/ into {index_path}", err=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             follow(store, index_path, interval_s=interval, model_id=model_id, log=log)
-        except KeyboardInterrupt:
-            pass
         return
     report = project_library(store, index_path, model_id=model_id, log=None if as_json else log)
     if as_json:

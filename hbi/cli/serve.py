@@ -66,7 +66,7 @@ def _start_replication(stop: threading.Event) -> None:
     from hbi.config import load_stack_env
     from hbi.embedding.minilm import installed_model_id
     from hbi.index.db import default_index_path
-    from hbi.projection import follow, project_library
+    from hbi.index.projection import follow, project_library
     from hbi.storage.object_store import ObjectStore
 
     load_stack_env()

@@ -13,9 +13,9 @@ from pathlib import Path
 import click
 
 from hbi import config
-from hbi.dagster_home import ensure_dagster_home
 from hbi.graph.store import Graph
 from hbi.stack import LocalStack, ProvisionError, ServerState, StackError
+from hbi.stack.dagster_home import ensure_dagster_home
 from hbi.stack.provision import minio_install, neo4j_install
 from hbi.storage.object_store import ObjectStore
 

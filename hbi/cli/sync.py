@@ -27,7 +27,7 @@ def sync_once() -> dict:
     """
     import dagster as dg
 
-    from hbi.listing_state import ListingState
+    from hbi.books.listing_state import ListingState
     from hbi.storage.object_store import ObjectStore
     from hbi_assets.definitions import defs
     from hbi_assets.library import remove_books_job

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from hbi.bundle.rows import ChunkVectors
 from hbi.embedding.late_chunking import SENTENCE_VECTORS_VERSION, span_vectors, spans_seen
 from hbi.embedding.model_files import ModelFiles
 from hbi.embedding.numpy_forward import numpy_embed
 from hbi.embedding.onnx_cache import cached_encoder_path, default_cache_dir
 from hbi.embedding.onnx_graph import SENTENCE_OUTPUT, TOKEN_OUTPUT
 from hbi.embedding.tokenizer import MiniLMTokenizer, pad_batch
-from hbi.records import ChunkVectors
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hbi.book import BookMetadata, ExtractedBook
-from hbi.bundle import bundle_fingerprint
+from hbi.books.book import BookMetadata, ExtractedBook
+from hbi.bundle.build import bundle_rows
+from hbi.bundle.files import bundle_fingerprint
+from hbi.bundle.rows import build_rows
 from hbi.chunking import chunk_book
 from hbi.embedding import MiniLMEmbedder
 from hbi.eval.metrics import mrr_at, ndcg_at, recall_at
-from hbi.fts_query import parse_query
 from hbi.index.db import connect
 from hbi.index.writer import ProjectedBook, apply_books
-from hbi.pipeline import bundle_rows
-from hbi.records import build_rows
 from hbi.search import MODES, LibrarySearch, SearchMode, SearchSettings
+from hbi.search.fts_query import parse_query
 
 DOC_DEPTH = 100
 PASSAGE_DEPTH = 200  # passages per list, so that DOC_DEPTH documents survive collapsing

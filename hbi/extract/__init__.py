@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from hbi.book import ExtractedBook
+from hbi.books.book import ExtractedBook
 from hbi.errors import BookTooLargeError, EmptyBookError
 from hbi.extract.detect import BookFormat, detect_format
 from hbi.extract.epub import extract_epub

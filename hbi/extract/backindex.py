@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hbi.book import IndexTerm
+from hbi.books.book import IndexTerm
 
 INDEX_TITLE = re.compile(r"^(?:general\s+|subject\s+)?index\.?$", re.IGNORECASE)
 

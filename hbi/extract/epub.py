@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hbi.book import ExtractedBook, IndexTerm, TocEntry
+from hbi.books.book import ExtractedBook, IndexTerm, TocEntry
 from hbi.errors import CorruptBookError, EmptyBookError, EncryptedBookError
 from hbi.extract.backindex import parse_index_lines
 from hbi.extract.book_text import PARAGRAPH_BREAK, BookTextBuilder

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from hbi.book import BookMetadata
+from hbi.books.book import BookMetadata
 from hbi.errors import CorruptBookError
 from hbi.extract.book_text import clean_title
 from hbi.extract.epub_archive import EpubArchive, MissingEntryError, resolve_href

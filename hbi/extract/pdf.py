@@ -18,7 +18,7 @@ from collections import Counter
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from hbi.book import BookMetadata, ExtractedBook, IndexTerm, PageSpan, TocEntry
+from hbi.books.book import BookMetadata, ExtractedBook, IndexTerm, PageSpan, TocEntry
 from hbi.errors import BookTooLargeError, CorruptBookError, EncryptedBookError, NoTextLayerError
 from hbi.extract.backindex import INDEX_TITLE, IndexLine, indents_from_columns, parse_index_lines
 from hbi.extract.book_text import BookTextBuilder, clean_title

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 
-from hbi.book import ExtractedBook
+from hbi.books.book import ExtractedBook
 from hbi.errors import BookError, BookTooLargeError, CorruptBookError
 from hbi.extract.limits import MIB, ExtractLimits
 from hbi.extract.pdf import extract_pdf

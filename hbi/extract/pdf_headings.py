@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from hbi.book import PageSpan, TocEntry
+from hbi.books.book import PageSpan, TocEntry
 from hbi.extract.book_text import clean_title
 from hbi.extract.pdf_layout import PdfLine
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from hbi.book import PageSpan, TocEntry
+from hbi.books.book import PageSpan, TocEntry
 from hbi.extract.book_text import PARAGRAPH_BREAK, clean_title
 from hbi.extract.limits import ExtractLimits
 

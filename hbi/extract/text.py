@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from hbi.book import ExtractedBook, IndexTerm
+from hbi.books.book import ExtractedBook, IndexTerm
 from hbi.errors import BookTooLargeError, EmptyBookError
 from hbi.extract.backindex import INDEX_TITLE, IndexLine, parse_index_lines
 from hbi.extract.book_text import clean_title

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hbi.book import BookMetadata, TocEntry
+from hbi.books.book import BookMetadata, TocEntry
 from hbi.extract.book_text import BookTextBuilder, clean_title
 
 

@@ -14,7 +14,7 @@ import neo4j
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
 from hbi import config
-from hbi.bundle import BookBundle
+from hbi.bundle.files import BookBundle
 from hbi.health import ServiceHealth
 
 

@@ -2,5 +2,5 @@
 
 `db` opens it and declares the schema, `writer` is the one write path (bundles in, books out),
 `reads` answers what it holds, `maintenance` keeps it lean; the search's queries are in
-hbi/search/store.py.
+hbi/index/search.py.
 """

@@ -4,9 +4,9 @@ The Python on our machines was built without `enable_load_extension`, so HBI use
 bundles a current SQLite (with FTS5) and can load extensions on any platform it has wheels for.
 Every connection to the index comes from `connect`.
 
-The index is a projection of the per-book bundles in the object store (hbi/projection.py): every
-row of a book comes from its bundle, and `projected_books` records which bundle each book holds.
-Each chunk has one vector in `chunk_vectors` (vec0, cosine) and, when it holds more than one
+The index is a projection of the per-book bundles in the object store (projection.py here):
+every row of a book comes from its bundle, and `projected_books` records which bundle each book
+holds. Each chunk has one vector in `chunk_vectors` (vec0, cosine) and, when it holds more than one
 sentence, one per sentence in `sentence_vectors`: a plain table keyed (chunk_id, ordinal) rather
 than a second vec0 table, because search scans the vectors in memory (hbi/search/vectors.py)
 while deletes find a chunk's sentences by key, and a plain table has no vec0 slot blocks for

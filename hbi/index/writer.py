@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import apsw
 import numpy as np
 
-from hbi.bundle import BookBundle
+from hbi.bundle.files import BookBundle
 from hbi.index.db import write_transaction
 
 BOOK_COLUMNS = (

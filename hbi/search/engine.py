@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hbi.fts_query import ParsedQuery, clean_query_text, parse_query
+from hbi.index.search import IndexStore, Scope
 from hbi.search.bm25 import IDF_FLOOR, ColumnWeights
+from hbi.search.fts_query import ParsedQuery, clean_query_text, parse_query
 from hbi.search.fusion import DEFAULT_RRF_K, FusedItem, reciprocal_rank_fusion, single_list
 from hbi.search.lexical import FIRST_BUDGET, SECOND_BUDGET, LexicalPlan, LexicalSearch
 from hbi.search.models import (
@@ -29,7 +30,6 @@ from hbi.search.models import (
 )
 from hbi.search.semantic import Embed, QueryEmbeddings, VectorCache, semantic_ranked
 from hbi.search.snippets import DEFAULT_MARKS, DEFAULT_WIDTH, HighlightTerms, make_snippet
-from hbi.search.store import IndexStore, Scope
 from hbi.search.tokens import Fts5Tokens
 from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW, VectorSearchInfo
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from hbi.fts_query import ParsedQuery
+from hbi.index.search import IndexStore, Scope
 from hbi.search import bm25
 from hbi.search.bm25 import ColumnWeights, CorpusStats
-from hbi.search.store import IndexStore, Scope
+from hbi.search.fts_query import ParsedQuery
 from hbi.search.tokens import Fts5Tokens
 
 FIRST_BUDGET = 50_000

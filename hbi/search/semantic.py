@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hbi.search.store import IndexStore
+from hbi.index.search import IndexStore
 from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW, VectorMatrix, VectorSearchInfo
 
 Embed = Callable[[Sequence[str]], np.ndarray]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import neo4j
 
     from hbi.embedding import MiniLMEmbedder
-    from hbi.search.graph_queries import GraphQueries
+    from hbi.graph.queries import GraphQueries
 
 # Matches the Dagster resource's default: a longer outage fails the search (HTTP 503).
 TRANSACTION_RETRY_S = 10.0
@@ -130,7 +130,7 @@ def graph_queries(
 
     `driver` makes the driver (default: `settings.driver`), for a caller with its own options.
     """
-    from hbi.search.graph_queries import GraphQueries
+    from hbi.graph.queries import GraphQueries
 
     with _lock:
         queries = _graphs.get(settings)

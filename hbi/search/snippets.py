@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from hbi.fts_query import Operand
+from hbi.search.fts_query import Operand
 
 DEFAULT_MARKS = ("[", "]")
 DEFAULT_WIDTH = 32  # tokens, about two lines

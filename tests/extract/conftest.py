@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hbi.book import ExtractedBook
+from hbi.books.book import ExtractedBook
 from hbi.extract import extract_book
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

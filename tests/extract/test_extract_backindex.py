@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hbi.book import IndexTerm
+from hbi.books.book import IndexTerm
 from hbi.extract import extract_book
 from hbi.extract.backindex import IndexLine, indents_from_columns, parse_index_lines
 from tests.extract.extract_samples import Bookmark, Run, body_lines, build_pdf

@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from hbi.book_id import book_id_for_key
+from hbi.books.ids import book_id_for_key
+from hbi.bundle.build import prepare_book
 from hbi.embedding.tokenizer import MiniLMTokenizer
 from hbi.errors import BookError
-from hbi.pipeline import prepare_book
 
 
 def memory_mib(field: str) -> float:

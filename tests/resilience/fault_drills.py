@@ -22,15 +22,15 @@ import dagster as dg
 import numpy as np
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
-from hbi.backup_store import BOOKS_PREFIX, publish_bundle
-from hbi.bundle import BookBundle, bundle_fingerprint
+from hbi.bundle.bucket import BOOKS_PREFIX, publish_bundle
+from hbi.bundle.build import bundle_rows, prepare_book
+from hbi.bundle.files import BookBundle, bundle_fingerprint
+from hbi.bundle.rows import BookRows, ChunkVectors
 from hbi.cli.books import QUIET_RUN_CONFIG, add_books, failure_message
 from hbi.embedding.tokenizer import MiniLMTokenizer
 from hbi.index import reads
 from hbi.index.db import EMBEDDING_DIM
 from hbi.index.writer import ProjectedBook
-from hbi.pipeline import bundle_rows, prepare_book
-from hbi.records import BookRows, ChunkVectors
 from hbi.storage.object_store import ObjectStoreClient
 from hbi_resources.graph import GraphResource
 from hbi_resources.object_store import ObjectStoreResource

@@ -2,7 +2,7 @@
 
     python -m tests.resilience.index_writer INDEX BACKUPS_BUCKET BATCH_SIZE
 
-Runs `hbi.projection.project_library` (MinIO from HBI's environment, the library of
+Runs `hbi.index.projection.project_library` (MinIO from HBI's environment, the library of
 BACKUPS_BUCKET) with batches of BATCH_SIZE bundles. Just before each batch goes to the index
 writer (`apply_books`, one write transaction) it prints "applying" and the batch's book ids;
 at the end it prints the projection's report as JSON.
@@ -14,7 +14,7 @@ import dataclasses
 import json
 import sys
 
-from hbi import projection
+from hbi.index import projection
 from hbi.storage.object_store import ObjectStore
 
 _apply_books = projection.apply_books

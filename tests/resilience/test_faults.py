@@ -23,11 +23,11 @@ import pytest
 import urllib3
 from neo4j.exceptions import ServiceUnavailable, TransientError
 
-from hbi.backup_store import library_pointer
+from hbi.bundle.bucket import library_pointer
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
+from hbi.index.projection import project_library
 from hbi.index.writer import ProjectedBook, apply_books
-from hbi.projection import project_library
 from hbi.stack import LocalStack
 from hbi_assets import retries
 from hbi_assets.books import book_assets, book_bundle, book_toc_graph
@@ -324,7 +324,7 @@ def library_ahead_by_many_books(
     object_store: ObjectStoreResource, drill_key: Callable[[], str]
 ) -> list[str]:
     """Forty small books in the library that this home's index does not hold yet: more than
-    two of the projection's batches (hbi.projection.DEFAULT_BATCH)."""
+    two of the projection's batches (hbi.index.projection.DEFAULT_BATCH)."""
     book_ids = [drill_key() for _ in range(40)]
     for book_id in book_ids:
         publish(object_store, drill_bundle(text_heavy_book("Many", ["delta"] * 5), book_id))

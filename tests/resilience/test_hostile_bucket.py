@@ -11,7 +11,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from hbi.backup_store import library_pointer
+from hbi.bundle.bucket import library_pointer
 from hbi.cli.sync import sync_once
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path

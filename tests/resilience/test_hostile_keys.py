@@ -1,6 +1,6 @@
 """Object keys with spaces, Unicode, dots, great length, and keys that share a book id.
 
-The id rule (hbi/book_id.py) suffixes unclean keys with 40 bits of their SHA-256, so two keys
+The id rule (hbi/books/ids.py) suffixes unclean keys with 40 bits of their SHA-256, so two keys
 can share an id, rarely but for real: COLLIDING_KEYS were found by hashing 4 million spellings
 of one title. The sensor keeps such an id for one object and reports the other every tick
 instead of letting one book overwrite the other.
@@ -14,11 +14,11 @@ import dagster as dg
 import pytest
 from minio.error import S3Error
 
-from hbi.book_id import book_id_for_key
+from hbi.books.ids import book_id_for_key
+from hbi.books.listing import IdCollision, SeenObject, diff_listing
 from hbi.cli.sync import sync_once
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
-from hbi.listing import IdCollision, SeenObject, diff_listing
 from hbi_resources.object_store import ObjectStoreResource
 from hbi_resources.search import SearchResource
 from tests.conftest import sensor_tick

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hbi.book_id import book_id_for_key
-from hbi.bundle import BookBundle, bundle_fingerprint
+from hbi.books.ids import book_id_for_key
+from hbi.bundle.build import bundle_rows, prepare_book
+from hbi.bundle.files import BookBundle, bundle_fingerprint
+from hbi.bundle.rows import BookRows
 from hbi.index.db import connect
 from hbi.index.writer import ProjectedBook, apply_books
-from hbi.pipeline import bundle_rows, prepare_book
-from hbi.records import BookRows
 from tests.conftest import shared_dir
 
 LIBRARY_BOOKS = (

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hbi.fts_query import MAX_OPERANDS, MAX_QUERY_CHARS, parse_query
+from hbi.search.fts_query import MAX_OPERANDS, MAX_QUERY_CHARS, parse_query
 from hbi.search.tokens import Fts5Tokens
 
 TOKENS = Fts5Tokens()

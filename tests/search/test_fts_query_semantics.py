@@ -5,7 +5,7 @@ from __future__ import annotations
 import apsw
 import pytest
 
-from hbi.fts_query import Operand, parse_query
+from hbi.search.fts_query import Operand, parse_query
 from hbi.search.tokens import Fts5Tokens
 
 ROWS = {

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from hbi.fts_query import parse_query
 from hbi.index.db import connect, write_transaction
+from hbi.index.search import IndexStore, Scope
 from hbi.search import bm25
 from hbi.search.bm25 import ColumnWeights, CorpusStats
+from hbi.search.fts_query import parse_query
 from hbi.search.lexical import LexicalSearch, TermStat, choose_matched, maxscore_matched
-from hbi.search.store import IndexStore, Scope
 from hbi.search.tokens import Fts5Tokens
 
 PASSAGES = 3_000

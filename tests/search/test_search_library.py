@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from search_corpus import ALICE, TIME_MACHINE, WAR, Library
 
-from hbi.book import BookMetadata, ExtractedBook, TocEntry
-from hbi.bundle import bundle_fingerprint
+from hbi.books.book import BookMetadata, ExtractedBook, TocEntry
+from hbi.bundle.build import bundle_rows
+from hbi.bundle.files import bundle_fingerprint
+from hbi.bundle.rows import ChunkVectors, build_rows
 from hbi.chunking import chunk_book
 from hbi.index.db import connect
 from hbi.index.writer import ProjectedBook, apply_books, remove_books
-from hbi.pipeline import bundle_rows
-from hbi.records import ChunkVectors, build_rows
 from hbi.search import LibrarySearch, SearchError, SearchFilters, SearchSettings
 from hbi.search.query_log import QueryLog
 from hbi_resources.search import SearchResource

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hbi.fts_query import parse_query
+from hbi.search.fts_query import parse_query
 from hbi.search.snippets import HighlightTerms, make_snippet
 from hbi.search.tokens import Fts5Tokens
 

@@ -175,7 +175,7 @@ def unit_row(dim: int, index: int) -> np.ndarray:
 def test_sentence_vectors_beyond_the_memory_budget_stay_on_disk(
     library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hbi.search.store import ENV_SENTENCE_BUDGET, IndexStore
+    from hbi.index.search import ENV_SENTENCE_BUDGET, IndexStore
 
     ids, matrix, sentence = IndexStore(library.path).vectors()
     chunks = int((~sentence).sum())

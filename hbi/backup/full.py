@@ -3,7 +3,7 @@
 The bundles already hold every row of every book, so a full backup is small: `manifest.json`
 names each book's bundle (book id -> content hash and fingerprint) and counts what they hold,
 and `catalog.parquet` keeps the DuckDB catalog. Restoring one points the library back at those
-bundles and projects them (hbi/restore.py).
+bundles and projects them (hbi/backup/restore.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 
 from hbi import __version__
-from hbi.backup_store import (
+from hbi.backup.retention import plan_retention
+from hbi.bundle.bucket import (
     BackupError,
     bundle_fingerprints,
     bundle_prefix,
@@ -31,8 +32,7 @@ from hbi.backup_store import (
     read_full_manifest,
     unreferenced_bundles,
 )
-from hbi.bundle import sha256_file
-from hbi.retention import plan_retention
+from hbi.bundle.files import sha256_file
 from hbi.storage.object_store import ObjectStoreClient
 
 COUNTED_FILES = {

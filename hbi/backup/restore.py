@@ -3,7 +3,7 @@
 A restore is a projection: it checks every bundle it will use (size, SHA-256, rows, model)
 before changing anything, points the library at those bundles (`library/` in the backups
 bucket), writes each book's subgraph, and projects the index through the one write path
-(hbi/projection.py). Nothing is extracted. A bundle embedded by another model than this
+(hbi/index/projection.py). Nothing is extracted. A bundle embedded by another model than this
 installation's is refused unless `re_embed`: then its chunks' texts are embedded again and a new
 bundle is published, so the index never mixes two models.
 """
@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hbi.backup_store import (
+from hbi.books.listing import SeenObject
+from hbi.books.listing_state import ListingState, ListingStateStore
+from hbi.bundle.bucket import (
     BackupError,
     bundle_prefix,
     download_bundle,
@@ -28,15 +30,13 @@ from hbi.backup_store import (
     read_full_manifest,
     withdraw_from_library,
 )
-from hbi.bundle import BookBundle, bundle_fingerprint
+from hbi.bundle.build import bundle_rows
+from hbi.bundle.files import BookBundle, bundle_fingerprint
+from hbi.bundle.rows import BookRow, BookRows, ChunkRow, ChunkVectors, SectionRow, TermRow
 from hbi.catalog import Catalog, CatalogStore
 from hbi.graph.store import Graph, GraphClient
 from hbi.index.db import default_index_path
-from hbi.listing import SeenObject
-from hbi.listing_state import ListingState, ListingStateStore
-from hbi.pipeline import bundle_rows
-from hbi.projection import project_library
-from hbi.records import BookRow, BookRows, ChunkRow, ChunkVectors, SectionRow, TermRow
+from hbi.index.projection import project_library
 from hbi.storage.object_store import ObjectStore, ObjectStoreClient
 
 Embed = Callable[[list[str]], list[ChunkVectors]]

@@ -7,7 +7,7 @@ cut to 80 characters) and gets `-` plus the first 10 hex digits of the SHA-256 o
 `My Books/Émile.PDF` → `my-books-emile.pdf-3b1f0c2a9d`. The rule depends on the key alone, so
 the same key always gives the same id. Two keys share an id only when they slug alike and their
 40-bit hashes agree, which gets likely only among a million keys that slug alike; the books
-sensor then indexes one of them and reports the other (hbi/listing.py) rather than overwrite.
+sensor then indexes one of them and reports the other (hbi/books/listing.py) rather than overwrite.
 """
 
 from __future__ import annotations

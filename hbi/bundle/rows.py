@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from hbi.book import ExtractedBook
+from hbi.books.book import ExtractedBook
 from hbi.chunking import BookChunk
 
 PATH_SEPARATOR = " > "

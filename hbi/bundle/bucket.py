@@ -11,7 +11,7 @@ full/<backup id>/catalog.parquet, manifest.json             (a dated list of the
 
 A folder counts only once its manifest.json is there: uploads write it last. The indexes are
 projections of `library/`: a replica lists it, compares each pointer's ETag with what it holds,
-and applies the bundles that changed (hbi/projection.py).
+and applies the bundles that changed (hbi/index/projection.py).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hbi.bundle import BookBundle, BundleError, read_bundle, sha256_file, write_bundle
-from hbi.retention import backup_time
+from hbi.backup.retention import backup_time
+from hbi.bundle.files import BookBundle, BundleError, read_bundle, sha256_file, write_bundle
 from hbi.storage.object_store import ObjectStoreClient
 
 FULL_PREFIX = "full/"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import apsw
 
 from hbi import config
+from hbi.books.listing import SeenObject
 from hbi.index.db import write_transaction
-from hbi.listing import SeenObject
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS listing_log (

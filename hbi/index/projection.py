@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from hbi.backup_store import BackupError, fetch_bundle, library_listing, library_pointer
-from hbi.bundle import BookBundle
+from hbi.bundle.bucket import BackupError, fetch_bundle, library_listing, library_pointer
+from hbi.bundle.files import BookBundle
 from hbi.index.db import connect
 from hbi.index.writer import ProjectedBook, apply_books, note_pointer, projected, remove_books
 from hbi.storage.object_store import ObjectStoreClient

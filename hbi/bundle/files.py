@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 
 from hbi import __version__
-from hbi.records import ChunkVectors
+from hbi.bundle.rows import ChunkVectors
 
 BUNDLE_FORMAT = 2
 TABLES = ("book", "sections", "chunks", "embeddings", "sentence_embeddings", "terms")

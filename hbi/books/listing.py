@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hbi.book_id import book_id_for_key
+from hbi.books.ids import book_id_for_key
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A book run reads the object, extracts and chunks it, embeds the chunks whose text has no vector
 yet and returns the bundle that becomes the book's source of truth in the object store. Nothing
-here touches an index: the indexes are projections of bundles (hbi/projection.py).
+here touches an index: the indexes are projections of bundles (hbi/index/projection.py).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hbi.book import ExtractedBook
-from hbi.bundle import BookBundle
+from hbi.books.book import ExtractedBook
+from hbi.bundle.files import BookBundle
+from hbi.bundle.rows import BookRows, ChunkVectors, build_rows, row_dict
 from hbi.chunking import MODEL_TOKEN_LIMIT, SPECIAL_TOKENS, TokenOffsetSource, chunk_book
 from hbi.extract import extract_book
-from hbi.records import BookRows, ChunkVectors, build_rows, row_dict
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Full backups, their retention, and restores (which are projections of saved bundles)."""

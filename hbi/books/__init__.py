@@ -1,0 +1,1 @@
+"""Books as HBI sees them: ids from object keys, the extracted book, the bucket listing."""
