@@ -6,12 +6,12 @@ import re
 
 import numpy as np
 
-from hbi.book import BookMetadata, ExtractedBook, TocEntry
-from hbi.bundle import BookBundle, bundle_fingerprint
+from hbi.books.book import BookMetadata, ExtractedBook, TocEntry
+from hbi.bundle.build import bundle_rows
+from hbi.bundle.files import BookBundle, bundle_fingerprint
+from hbi.bundle.rows import BookRows, ChunkVectors, build_rows
 from hbi.chunking import chunk_book
 from hbi.index.writer import ProjectedBook
-from hbi.pipeline import bundle_rows
-from hbi.records import BookRows, ChunkVectors, build_rows
 
 MODEL = "test-model+sentences.1"
 
