@@ -3,7 +3,7 @@
 import dagster as dg
 
 from hbi.bundle.bucket import library_listing
-from hbi.embedding.minilm import installed_model_id
+from hbi.embedding.model_files import installed_model_id
 from hbi.index import reads
 from hbi.index.projection import project_library
 from hbi_assets.books import book_bundle

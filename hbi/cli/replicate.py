@@ -27,7 +27,7 @@ def replicate(once: bool, interval: float, as_json: bool) -> None:
     Only MinIO is needed: new and changed books are applied, removed ones dropped, each whole
     or not at all. Any number of homes can replicate the same bucket.
     """
-    from hbi.embedding.minilm import installed_model_id
+    from hbi.embedding.model_files import installed_model_id
     from hbi.index.db import default_index_path
     from hbi.index.projection import follow, project_library
     from hbi.storage.object_store import ObjectStore

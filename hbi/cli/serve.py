@@ -64,7 +64,7 @@ def serve(
 def _start_replication(stop: threading.Event) -> None:
     """Follow the library in a daemon thread until stop is set."""
     from hbi.config import load_stack_env
-    from hbi.embedding.minilm import installed_model_id
+    from hbi.embedding.model_files import installed_model_id
     from hbi.index.db import default_index_path
     from hbi.index.projection import follow, project_library
     from hbi.storage.object_store import ObjectStore

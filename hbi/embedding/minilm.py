@@ -11,14 +11,12 @@ import numpy as np
 import onnxruntime as ort
 
 from hbi.bundle.rows import ChunkVectors
-from hbi.embedding.late_chunking import SENTENCE_VECTORS_VERSION, span_vectors, spans_seen
-from hbi.embedding.model_files import ModelFiles
+from hbi.embedding.late_chunking import span_vectors, spans_seen
+from hbi.embedding.model_files import ModelFiles, model_id_of
 from hbi.embedding.numpy_forward import numpy_embed
 from hbi.embedding.onnx_cache import cached_encoder_path, default_cache_dir
 from hbi.embedding.onnx_graph import SENTENCE_OUTPUT, TOKEN_OUTPUT
 from hbi.embedding.tokenizer import MiniLMTokenizer, pad_batch
-
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 # (input_ids, attention_mask) -> (unit sentence embeddings, last-layer token states)
 BatchRunner = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -27,17 +25,6 @@ BatchRunner = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 def available_cores() -> int:
     """Give the number of CPU cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def model_id_of(files: ModelFiles) -> str:
-    """Give the id stored with every vector: the weights, and the rules that cut and pool
-    sentence vectors, so a change to either re-embeds old books."""
-    return f"{MODEL_NAME}@{files.weights_sha256[:12]}+sentences.{SENTENCE_VECTORS_VERSION}"
-
-
-def installed_model_id() -> str:
-    """Give the id of the installed model's vectors without starting the model."""
-    return model_id_of(ModelFiles.from_package())
 
 
 class MiniLMEmbedder:

