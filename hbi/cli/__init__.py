@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "materialize": (
         "hbi.cli.books",
         "materialize",
-        "Materialize books (text, embeddings, ToC graph, backup) through Dagster.",
+        "Run books through Dagster (bundle, ToC graph), then project them into this index.",
     ),
     "ingest": (
         "hbi.cli.books",

@@ -207,7 +207,7 @@ def add(paths: tuple[Path, ...], key: str | None, as_json: bool) -> None:
 @click.option("--all", "all_books", is_flag=True, help="Every registered book.")
 @click.option("--json", "as_json", is_flag=True)
 def materialize(book_ids: tuple[str, ...], all_books: bool, as_json: bool) -> None:
-    """Materialize books (text, embeddings, ToC graph, backup) through Dagster."""
+    """Run books through Dagster (bundle, ToC graph), then project them into this index."""
     prepare_environment()
     import dagster as dg
 
