@@ -114,6 +114,14 @@ def test_every_corpus_book_materializes(ingested: dict[str, dict]) -> None:
     assert not failed
 
 
+def test_a_sync_after_ingesting_runs_none_of_the_ingested_books(ingested) -> None:
+    result = CliRunner().invoke(cli, ["sync", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    ran = {run.get("book_id") for run in report["runs"]}
+    assert not ran & set(ingested)
+
+
 @pytest.mark.parametrize("path", corpus_books(), ids=lambda p: p.name)
 def test_toc_from_the_graph_equals_the_expected_toc(ingested, path: Path) -> None:
     expected = json.loads(
