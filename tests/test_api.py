@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from hbi.api import create_app
 from hbi.config import layout
-from hbi.index_db import default_index_path
+from hbi.index.db import default_index_path
 from hbi.search.query_log import QueryLog
 from hbi.stack import LocalStack
-from hbi_resources.text_index import TextIndexResource
+from hbi_resources.index import IndexResource
 from tests.conftest import shared_dir
 
 pytestmark = pytest.mark.integration
@@ -185,7 +185,7 @@ def test_health_is_unavailable_when_neo4j_is_unreachable(
 def test_health_is_red_while_the_neo4j_server_is_stopped_and_green_once_it_is_back(
     stack: LocalStack,
 ) -> None:
-    TextIndexResource().connect().close()  # the index exists, as it does after any ingest
+    IndexResource().connect().close()  # the index exists, as it does after any ingest
     client = TestClient(create_app(api_key=""))
     with stack.stopped("neo4j"):
         down = client.get("/health")

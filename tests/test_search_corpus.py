@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from hbi.api import create_app
 from hbi.cli import cli
-from hbi_resources.text_index import TextIndexResource
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
 from tests.conftest import shared_dir
 
 pytestmark = pytest.mark.integration
@@ -25,9 +26,8 @@ BOOKS = sorted(
 
 def distinctive_sentence(book_id: str) -> tuple[str, dict]:
     """Return a long sentence from a chunk in the middle of the book's chapters, and the chunk."""
-    chunks = [
-        c for c in TextIndexResource().chunks(book_id) if c["section_id"] and not c["is_matter"]
-    ]
+    indexed = reads.chunks(connect(default_index_path()), book_id)
+    chunks = [c for c in indexed if c["section_id"] and not c["is_matter"]]
     for chunk in chunks[len(chunks) // 2 :]:
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(chunk["text"].split()))
         long_ones = [s for s in sentences if 12 <= len(s.split()) <= 40]

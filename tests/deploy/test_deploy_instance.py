@@ -23,10 +23,10 @@ from dagster_docker import DockerRunLauncher
 from deploy_files import DAGSTER_YAML, DEPLOY_DIR, WORKSPACE_YAML, load_yaml, service_mounts
 
 from hbi import config
-from hbi.dagster_home import INSTANCE_YAML
+from hbi.stack.dagster_home import INSTANCE_YAML
 
 POSTGRES_VARIABLES = ("DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_PASSWORD", "DAGSTER_POSTGRES_DB")
-# Every variable HBI's resources and index read (hbi/config.py, hbi/index_db.py).
+# Every variable HBI's resources and index read (hbi/config.py, hbi/index/db.py).
 HBI_VARIABLES = (
     "HBI_HOME",
     "HBI_INDEX_PATH",
