@@ -3,7 +3,8 @@
 Starts its own MinIO + Neo4j (free loopback ports, a temporary HBI_HOME, an empty embedding
 cache) and, in one run:
 
-1. ingests the corpus through Dagster (the baseline: extraction, chunking, embedding, graph);
+1. ingests the corpus through Dagster (the baseline: extraction, chunking, embedding into
+   bundles, graph, the index projected from the bundles);
 2. takes a full backup through Dagster (`hbi backup`), verification included;
 3. wipes the index, catalog and graph and restores the full backup (`hbi restore --latest`);
 4. wipes again and restores every book from its per-book bundle (`hbi restore --books ...`).
@@ -43,12 +44,19 @@ def main() -> None:
 
 
 def library_fingerprint() -> dict:
-    """Return counts of every index table and the ids of a probe search's hits."""
-    from hbi.index_db import connect, default_index_path
-    from hbi.snapshot import index_counts
+    """Return the index's row counts (hbi.index.reads.consistency, sections, index terms) and
+    the ids of a probe search's hits."""
+    from hbi.index import reads
+    from hbi.index.db import connect, default_index_path
     from hbi_resources.search import SearchResource
 
-    counts = index_counts(connect(default_index_path(), readonly=True))
+    connection = connect(default_index_path(), readonly=True)
+    try:
+        counts = reads.consistency(connection)
+        for table in ("sections", "index_terms"):
+            counts[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        connection.close()
     hits = SearchResource().search(PROBE, k=10).hits
     return {**counts, "probe": [h.chunk_id for h in hits]}
 
@@ -72,9 +80,9 @@ def timed(step):
 def run(corpus: Path, tmp: Path) -> None:
     import dagster as dg
 
+    from hbi.backup.restore import Services, restore_books, restore_full
     from hbi.cli.backup import run_full_backup
     from hbi.cli.books import add_books, materialize_books
-    from hbi.restore import Services, restore_books, restore_full
     from hbi_assets.restore_events import report_restore
     from hbi_resources.embedder import EmbedderResource
 

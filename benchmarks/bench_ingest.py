@@ -2,8 +2,8 @@
 
 Starts its own MinIO + Neo4j (free loopback ports, a temporary HBI_HOME, an empty embedding
 cache), ingests every book of the corpus with the same code path as `hbi ingest`, and reads the
-per-step timings each materialization records. The model's share is the time spent inside the
-embedder divided by the whole wall time, measured in the same run.
+per-step timings each book_bundle materialization records. The model's share is the time spent
+inside the embedder divided by the whole wall time, measured in the same run.
 
     .venv/bin/python benchmarks/bench_ingest.py [--corpus ../shared/corpus]
 
@@ -62,18 +62,17 @@ def run(corpus: Path) -> None:
         for outcome in outcomes:
             if not outcome["success"]:
                 raise SystemExit(f"{outcome['book_id']} failed: {outcome['errors']}")
-            text = metadata_of(instance, "book_text", outcome["book_id"])
-            emb = metadata_of(instance, "book_embeddings", outcome["book_id"])
+            bundle = metadata_of(instance, "book_bundle", outcome["book_id"])
             rows.append(
                 {
                     "book_id": outcome["book_id"],
-                    "pages": text["pages"],
-                    "chunks": text["chunks"],
-                    "tokens": text["tokens"],
-                    "extract_s": text["extract_s"],
-                    "chunk_s": text["chunk_s"],
-                    "write_s": text["write_s"],
-                    "embed_s": emb["embed_s"],
+                    "pages": bundle["pages"],
+                    "chunks": bundle["chunks"],
+                    "tokens": bundle["tokens"],
+                    "extract_s": bundle["extract_s"],
+                    "chunk_s": bundle["chunk_s"],
+                    "publish_s": bundle["publish_s"],
+                    "embed_s": bundle["embed_s"],
                     "run_s": outcome["seconds"],
                 }
             )

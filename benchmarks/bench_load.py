@@ -221,7 +221,7 @@ def start_ingest(folder: Path, log: Path) -> subprocess.Popen:
 
 def corpus_folder(corpus: Path, folder: Path) -> list[str]:
     """Link every corpus book into folder; return their names."""
-    from hbi.book_id import is_book_key
+    from hbi.books.ids import is_book_key
 
     folder.mkdir(parents=True)
     books = sorted(p for p in corpus.iterdir() if p.is_file() and is_book_key(p.name))
@@ -293,7 +293,7 @@ def measure(args: argparse.Namespace, home: Path) -> dict:
 
 def chunk_count() -> int:
     """Return how many passages the stack's index holds."""
-    from hbi.index_db import connect, default_index_path
+    from hbi.index.db import connect, default_index_path
 
     return connect(default_index_path()).execute("SELECT count(*) FROM chunks").fetchone()[0]
 

@@ -3,14 +3,14 @@
 Run: .venv/bin/python benchmarks/bench_search.py [--sizes 10000,100000] [--queries 100]
 Prints a table and writes benchmarks/results/search.json (with the machine it ran on).
 
-For each size a synthetic index is generated straight into a temporary index file with HBI's
-schema (`hbi.index_db.connect`): passages of 70-110 words drawn from a Zipf vocabulary whose
-head is real English function words, books of 500 passages with titled sections of 25, and
-unit vectors in clusters (two passages of a cluster have cosine about 0.5), and 2-7 sentence
-vectors per passage (4.5 on average, as the shared corpus has; each the passage's vector plus
-noise, cosine about 0.7; `--sentences 0` leaves them out). Embedding 1M texts with the model
-would take days on 2 cores, so vectors are synthetic; queries are 2-5 words taken from a random
-passage, and that passage's vector plus noise (cosine about 0.8).
+For each size a synthetic index is generated into a temporary index file through HBI's one
+write path (`hbi.index.writer.apply_books`): passages of 70-110 words drawn from a Zipf
+vocabulary whose head is real English function words, books of 500 passages with titled
+sections of 25, and unit vectors in clusters (two passages of a cluster have cosine about 0.5),
+and 2-7 sentence vectors per passage (4.5 on average, as the shared corpus has; each the
+passage's vector plus noise, cosine about 0.7; `--sentences 0` leaves them out). Embedding 1M
+texts with the model would take days on 2 cores, so vectors are synthetic; queries are 2-5
+words taken from a random passage, and that passage's vector plus noise (cosine about 0.8).
 
 Measured per size, p50 and p95 over the same queries, after warm-up queries:
 
@@ -46,9 +46,11 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from common import machine  # noqa: E402
 
-from hbi.fts_query import parse_query  # noqa: E402
-from hbi.index_db import EMBEDDING_DIM, connect, write_transaction  # noqa: E402
+from hbi.bundle.files import BookBundle  # noqa: E402
+from hbi.index.db import EMBEDDING_DIM, connect  # noqa: E402
+from hbi.index.writer import ProjectedBook, apply_books  # noqa: E402
 from hbi.search import LibrarySearch, SearchSettings  # noqa: E402
+from hbi.search.fts_query import parse_query  # noqa: E402
 from hbi.search.fusion import reciprocal_rank_fusion  # noqa: E402
 
 RESULT_PATH = BENCH_DIR / "results" / "search.json"
@@ -94,7 +96,8 @@ def vocabulary(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 def generate_index(path: Path, size: int, sentences: float, seed: int = 7) -> None:
     """Write a synthetic library of `size` passages into a new index file at path, with
-    `sentences` sentence vectors per passage on average."""
+    `sentences` sentence vectors per passage on average, through the index's one write path
+    (`hbi.index.writer.apply_books`, one transaction per batch of books)."""
     rng = np.random.default_rng(seed)
     words, probabilities = vocabulary(rng)
     tail = words[200:20_000]
@@ -113,41 +116,18 @@ def generate_index(path: Path, size: int, sentences: float, seed: int = 7) -> No
         noise = rng.standard_normal((count, EMBEDDING_DIM)).astype(np.float32)
         vectors = centroids[members] + noise / float(np.sqrt(EMBEDDING_DIM))
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        with write_transaction(connection):
-            chunk_rows = []
-            for i in range(count):
-                n = start + i
-                book, ordinal = divmod(n, PASSAGES_PER_BOOK)
-                section = n // PASSAGES_PER_SECTION
-                book_id = f"book-{book:05d}"
-                if ordinal == 0:
-                    _insert_book(connection, book_id, " ".join(rng.choice(tail, 3)), book)
-                if n % PASSAGES_PER_SECTION == 0:
-                    title = " ".join(rng.choice(tail, int(rng.integers(2, 5))))
-                path_text = f"Part {ordinal // 100 + 1} > {title}"
-                chunk_rows.append(
-                    (n + 1, book_id, ordinal, f"{book_id}#s{section:07d}", path_text, texts[i])
+        per_chunk = sentence_vectors(rng, vectors, sentences)
+        books = []
+        for first in range(start, start + count, PASSAGES_PER_BOOK):
+            last = min(first + PASSAGES_PER_BOOK, start + count)
+            books.append(
+                synthetic_book(
+                    rng, tail, first, texts[first - start : last - start],
+                    vectors[first - start : last - start],
+                    per_chunk[first - start : last - start],
                 )
-            connection.executemany(
-                "INSERT INTO chunks (chunk_id, book_id, ordinal, section_id, section_path, "
-                "book_title, text, char_start, char_end, token_count, content_hash, is_matter) "
-                "SELECT ?1, ?2, ?3, ?4, ?5, title, ?6, 0, length(?6), 100, '', 0 "
-                "FROM books WHERE book_id = ?2",
-                chunk_rows,
-            )
-            connection.executemany(
-                "INSERT INTO chunks_fts (rowid, text, section_path, book_title) "
-                "SELECT chunk_id, text, section_path, book_title FROM chunks WHERE chunk_id = ?",
-                [(row[0],) for row in chunk_rows],
-            )
-            connection.executemany(
-                "INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, ?)",
-                [(start + i + 1, vectors[i].tobytes()) for i in range(count)],
-            )
-            connection.executemany(
-                "INSERT INTO sentence_vectors (chunk_id, ordinal, embedding) VALUES (?, ?, ?)",
-                sentence_rows(rng, vectors, start + 1, sentences),
-            )
+            )  # fmt: skip
+        apply_books(connection, books)
     # An index built book by book has many segments; a merged one is what a settled library
     # looks like, and both HBI and the raw queries read the same file.
     connection.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
@@ -155,39 +135,81 @@ def generate_index(path: Path, size: int, sentences: float, seed: int = 7) -> No
     connection.close()
 
 
-def sentence_rows(
-    rng: np.random.Generator, vectors: np.ndarray, first_id: int, mean: float
-) -> list[tuple[int, int, bytes]]:
-    """Return (chunk_id, ordinal, vector) rows: `mean` sentences per passage on average (none
-    when 0, else 2 to 7), each its passage's vector plus noise."""
+def synthetic_book(
+    rng: np.random.Generator,
+    tail: np.ndarray,
+    first: int,
+    texts: list[str],
+    vectors: np.ndarray,
+    sentences: list[np.ndarray],
+) -> ProjectedBook:
+    """Return passages first.. (a whole book: PASSAGES_PER_BOOK of them) as a bundle to apply.
+
+    Chunk ids are 1-based passage numbers, so a random passage is a random id in 1..size.
+    """
+    number = first // PASSAGES_PER_BOOK
+    book_id = f"book-{number:05d}"
+    title = " ".join(rng.choice(tail, 3)).title()
+    sections, chunks = [], []
+    for ordinal, text in enumerate(texts):
+        n = first + ordinal
+        section_id = f"{book_id}#s{n // PASSAGES_PER_SECTION:07d}"
+        if n % PASSAGES_PER_SECTION == 0:
+            heading = " ".join(rng.choice(tail, int(rng.integers(2, 5))))
+            part = f"Part {ordinal // 100 + 1}"
+            sections.append(
+                {
+                    "section_id": section_id, "book_id": book_id, "ordinal": len(sections),
+                    "level": 2, "title": heading, "parent_id": None, "path": [part, heading],
+                    "page": None, "page_label": None, "char_start": 0, "char_end": 0,
+                    "is_matter": False,
+                }
+            )  # fmt: skip
+        chunks.append(
+            {
+                "chunk_id": n + 1, "book_id": book_id, "ordinal": ordinal,
+                "section_id": section_id, "section_path": " > ".join(sections[-1]["path"]),
+                "book_title": title, "text": text, "char_start": 0, "char_end": len(text),
+                "page_start": None, "page_end": None, "page_label_start": None,
+                "page_label_end": None, "token_count": 100, "content_hash": "",
+                "is_matter": 0,
+            }
+        )  # fmt: skip
+    book = {
+        "book_id": book_id, "title": title, "authors": [f"Author {number % 97}"],
+        "language": None, "publisher": None, "date": None, "identifiers": [],
+        "description": None, "format": ("pdf", "epub", "text")[number % 3], "page_count": None,
+        "object_key": f"{book_id}.txt", "etag": "", "content_hash": "", "size_bytes": 0,
+        "toc_derived": False, "toc_entries": len(sections), "toc_depth": 1,
+        "chunk_count": len(chunks), "token_count": 100 * len(chunks), "index_terms": 0,
+        "warnings": [], "indexed_at": "",
+    }  # fmt: skip
+    chunk_ids = [c["chunk_id"] for c in chunks]
+    bundle = BookBundle(
+        book=book,
+        sections=sections,
+        chunks=chunks,
+        chunk_ids=chunk_ids,
+        vectors=vectors,
+        content_hashes=[""] * len(chunks),
+        terms=[],
+        model_id="synthetic",
+        sentence_vectors={c: v for c, v in zip(chunk_ids, sentences, strict=True) if len(v)},
+    )
+    return ProjectedBook(bundle, fingerprint=f"synthetic-{book_id}")
+
+
+def sentence_vectors(rng: np.random.Generator, vectors: np.ndarray, mean: float) -> list:
+    """Return each passage's sentence vectors: `mean` per passage on average (none when 0,
+    else 2 to 7), each its passage's vector plus noise."""
     if mean <= 0:
-        return []
+        return [np.zeros((0, EMBEDDING_DIM), np.float32)] * len(vectors)
     counts = np.clip(rng.poisson(mean - 2, len(vectors)) + 2, 2, 7)
     owners = np.repeat(np.arange(len(vectors)), counts)
     noise = rng.standard_normal((len(owners), EMBEDDING_DIM)).astype(np.float32)
     sentences = vectors[owners] + noise / float(np.sqrt(EMBEDDING_DIM))
     sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
-    ordinals = np.arange(len(owners)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return [
-        (first_id + int(owner), int(ordinal), sentence.tobytes())
-        for owner, ordinal, sentence in zip(owners, ordinals, sentences, strict=True)
-    ]
-
-
-def _insert_book(connection, book_id: str, title: str, number: int) -> None:
-    connection.execute(
-        "INSERT INTO books (book_id, title, authors, identifiers, format, object_key, "
-        "content_hash, size_bytes, toc_derived, toc_entries, toc_depth, chunk_count, "
-        "token_count, index_terms, warnings, indexed_at) "
-        "VALUES (?, ?, ?, '[]', ?, ?, '', 0, 0, 0, 0, 0, 0, 0, '[]', '')",
-        (
-            book_id,
-            title.title(),
-            json.dumps([f"Author {number % 97}"]),
-            ("pdf", "epub", "text")[number % 3],
-            f"{book_id}.txt",
-        ),
-    )
+    return np.split(sentences, np.cumsum(counts)[:-1])
 
 
 def make_queries(path: Path, count: int, seed: int = 11) -> list[tuple[str, np.ndarray]]:

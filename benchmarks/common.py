@@ -16,7 +16,7 @@ def machine() -> dict:
     import numpy
     import onnxruntime
 
-    from hbi.index_db import connect, versions
+    from hbi.index.db import connect, versions
 
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -38,8 +38,8 @@ def machine() -> dict:
 
 def start_stack(home: Path):
     """Start MinIO + Neo4j on free ports in home, point HBI's variables at them, return it."""
-    from hbi.dagster_home import ensure_dagster_home
     from hbi.stack import LocalStack
+    from hbi.stack.dagster_home import ensure_dagster_home
     from hbi.stack.process import free_port
     from hbi_resources.object_store import ObjectStoreResource
 

@@ -5,8 +5,9 @@ partitions, index sizes, search, backups), not embedding quality, and on two sha
 real model would take most of a day for 1,000 books. This embedder keeps everything the index
 sees the same shape — 384-d unit float32 vectors, one per chunk and per sentence span, cut by
 the real MiniLM tokenizer — but each vector is a signed hash of the text's lower-cased words.
-Its model id says so, so vectors it wrote are never mistaken for (or mixed with) MiniLM's:
-`VectorIndexResource` re-embeds a book whose stored model id differs.
+Its model id says so, so vectors it wrote are never mistaken for (or mixed with) MiniLM's: a
+book run reuses only vectors of a previous bundle from the same model, and a projection
+applies a bundle from another model without its vectors.
 
 `install()` makes `EmbedderResource.model()` return it in this process; nothing else uses it.
 """
@@ -19,9 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hbi.bundle.rows import ChunkVectors
 from hbi.embedding.late_chunking import spans_seen
 from hbi.embedding.tokenizer import MiniLMTokenizer
-from hbi.records import ChunkVectors
 
 STANDIN_MODEL_ID = "benchmark-standin/hashed-bag-of-words-384 (NOT all-MiniLM-L6-v2)"
 DIM = 384
@@ -81,11 +82,18 @@ class HashedBagOfWordsEmbedder:
 
 
 def install() -> HashedBagOfWordsEmbedder:
-    """Make every EmbedderResource in this process load the stand-in instead of MiniLM."""
+    """Make every EmbedderResource in this process load the stand-in instead of MiniLM, and
+    the installed model's id (which the index projection keeps vectors of) be the stand-in's."""
+    import hbi_assets.index
+    from hbi.embedding import model_files
     from hbi_resources import embedder
 
     standin = HashedBagOfWordsEmbedder()
-    if not callable(getattr(embedder, "_load", None)):
-        raise RuntimeError("hbi_resources.embedder._load is gone: update the stand-in's hook")
+    hooks = ((embedder, "_load"), (model_files, "installed_model_id"))
+    hooks += ((hbi_assets.index, "installed_model_id"),)
+    for module, name in hooks:
+        if not callable(getattr(module, name, None)):
+            raise RuntimeError(f"{module.__name__}.{name} is gone: update the stand-in's hooks")
     embedder._load = lambda cache, threads: standin
+    model_files.installed_model_id = hbi_assets.index.installed_model_id = lambda: standin.model_id
     return standin
