@@ -19,7 +19,8 @@ from hbi_resources.object_store import ObjectStoreResource
     automation_condition=dg.AutomationCondition.any_deps_updated()
     & ~dg.AutomationCondition.in_progress(),
     description="FTS5 (BM25) and sqlite-vec rows of every book in the library, projected from "
-    "the bundles: new and changed books applied, removed ones dropped, each book whole or absent.",
+    "the bundles: new, changed and damaged books applied, removed ones dropped, each book whole "
+    "or absent.",
 )
 def search_index(
     context: dg.AssetExecutionContext,
@@ -28,7 +29,11 @@ def search_index(
 ) -> dg.MaterializeResult:
     with retry_transient_errors():
         report = project_library(
-            object_store, index.file_path(), model_id=installed_model_id(), log=context.log.info
+            object_store,
+            index.file_path(),
+            model_id=installed_model_id(),
+            log=context.log.info,
+            verify=True,
         )
     if report.failed:
         raise dg.Failure(

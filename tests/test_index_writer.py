@@ -93,3 +93,14 @@ def test_a_bundle_of_another_model_can_be_applied_without_its_vectors(index) -> 
     assert figures["chunks"] == 3 and figures["vectors"] == 0
     assert figures["chunks_without_vector"] == 0
     assert reads.projections(index)["book"]["model_id"] == ""
+
+
+def test_a_book_whose_rows_are_not_whole_is_offered_for_reapplying(index) -> None:
+    whole = projected(small_bundle(book_rows(["kept words."], "kept")), pointer_etag="e1")
+    damaged = projected(small_bundle(book_rows(TEXTS, "damaged")), pointer_etag="e2")
+    apply_books(index, [whole, damaged])
+    index.execute("DELETE FROM chunk_vectors WHERE chunk_id = ?", (damaged.bundle.chunk_ids[0],))
+    assert projected_records(index)["damaged"] == (damaged.fingerprint, "e2")
+    verified = projected_records(index, verify=True)
+    assert verified["damaged"] == ("", "")
+    assert verified["kept"] == (whole.fingerprint, "e1")

@@ -51,10 +51,13 @@ def project_library(
     batch_size: int = DEFAULT_BATCH,
     model_id: str | None = None,
     log: Log | None = None,
+    verify: bool = False,
 ) -> ProjectionReport:
     """Apply new and changed books from the library to the index and drop removed ones.
 
-    `book_ids` limits the pass to those books. A bundle from another model than `model_id` is
+    `book_ids` limits the pass to those books. With `verify`, books whose rows in the index are
+    not whole are applied again from their bundles (a count per book; the followers leave it
+    to the Dagster asset). A bundle from another model than `model_id` is
     applied without its vectors (its text is searchable; its semantic search waits for a
     re-embedded bundle). A bundle that fails to download or verify is reported in `failed` and
     left as it was in the index; the others are applied.
@@ -63,7 +66,7 @@ def project_library(
     connection = connect(index_path)
     try:
         listing = library_listing(store)
-        held = projected(connection)
+        held = projected(connection, verify=verify)
         wanted = set(book_ids) if book_ids is not None else None
         in_scope = (lambda b: b in wanted) if wanted is not None else (lambda b: True)
         report = ProjectionReport()

@@ -159,7 +159,22 @@ def note_pointer(connection: apsw.Connection, book_id: str, pointer_etag: str) -
         )
 
 
-def projected(connection: apsw.Connection) -> dict[str, tuple[str, str]]:
-    """Return each projected book's (bundle fingerprint, library pointer ETag)."""
+def projected(connection: apsw.Connection, verify: bool = False) -> dict[str, tuple[str, str]]:
+    """Return each projected book's (bundle fingerprint, library pointer ETag).
+
+    With `verify`, a book whose rows are not whole (chunks or vectors fewer than its bundle
+    had) is returned with neither, so that a projection applies its bundle again.
+    """
     rows = connection.execute("SELECT book_id, fingerprint, pointer_etag FROM projected_books")
-    return {book_id: (fingerprint, etag) for book_id, fingerprint, etag in rows}
+    held = {book_id: (fingerprint, etag) for book_id, fingerprint, etag in rows}
+    if verify:
+        damaged = connection.execute(
+            "SELECT p.book_id FROM projected_books p LEFT JOIN books b ON b.book_id = p.book_id "
+            "WHERE b.book_id IS NULL "
+            "OR (SELECT count(*) FROM chunks c WHERE c.book_id = p.book_id) != b.chunk_count "
+            "OR (p.model_id != '' AND p.vectors != (SELECT count(*) FROM chunks c "
+            "JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE c.book_id = p.book_id))"
+        )
+        for (book_id,) in damaged:
+            held[book_id] = ("", "")
+    return held
