@@ -4,13 +4,20 @@ A book run needs MinIO and Neo4j and no local disk beyond scratch space, so it c
 any worker. The local search index follows the bundles (hbi_assets/index.py).
 """
 
+import hashlib
 import os
 import time
 
 import dagster as dg
 
 from hbi.books.ids import book_id_for_key
-from hbi.bundle.bucket import fetch_bundle, latest_pointer, library_pointer, publish_bundle
+from hbi.bundle.bucket import (
+    bundle_of_source,
+    fetch_bundle,
+    latest_pointer,
+    library_pointer,
+    publish_bundle,
+)
 from hbi.bundle.build import bundle_rows, known_vectors, prepare_book, toc_markdown
 from hbi.bundle.files import BookBundle, BundleError, bundle_fingerprint
 from hbi.errors import BookError
@@ -51,15 +58,20 @@ def _object_key(context: dg.AssetExecutionContext, object_store: ObjectStoreReso
     )
 
 
-def _previous_bundle(object_store: ObjectStoreResource, book_id: str) -> BookBundle | None:
-    """Return the book's newest bundle, whose vectors unchanged text reuses (None if unusable)."""
-    pointer = latest_pointer(object_store, book_id)
+def _previous_bundle(
+    object_store: ObjectStoreResource, book_id: str, data: bytes
+) -> BookBundle | None:
+    """Return the bundle whose vectors unchanged text reuses: the book's newest, else the newest
+    made from the same file under another key (a renamed object); None if there is none."""
+    pointer = latest_pointer(object_store, book_id) or bundle_of_source(
+        object_store, hashlib.sha256(data).hexdigest()
+    )
     if pointer is None:
         return None
     try:
-        return fetch_bundle(object_store, book_id, pointer["fingerprint"])
+        return fetch_bundle(object_store, pointer["book_id"], pointer["fingerprint"])
     except (BundleError, RuntimeError):
-        # A damaged old bundle only costs the model time it would have saved.
+        # A damaged or deleted old bundle only costs the model time it would have saved.
         return None
 
 
@@ -94,7 +106,7 @@ def book_bundle(
                 metadata={"object_key": key, "error": exc.kind, "reason": exc.reason},
                 allow_retries=False,
             ) from exc
-        known = known_vectors(_previous_bundle(object_store, book_id), model.model_id)
+        known = known_vectors(_previous_bundle(object_store, book_id, data), model.model_id)
         bundle, embedding = bundle_rows(
             prepared.rows,
             lambda texts: model.embed_chunks(texts, batch_size=embedder.batch_size),

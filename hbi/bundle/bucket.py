@@ -6,6 +6,8 @@ books/<book id>/LATEST.json                                 (the book's newest b
                                                              the book leaves the library)
 library/<book id>.json                                      (the books in the library now, each
                                                              naming its bundle)
+sources/<file SHA-256>.json                                 (the newest bundle of that file, so a
+                                                             renamed file reuses its vectors)
 full/<backup id>/catalog.parquet, manifest.json             (a dated list of the library's bundles)
 ```
 
@@ -28,6 +30,7 @@ from hbi.storage.object_store import ObjectStoreClient
 FULL_PREFIX = "full/"
 BOOKS_PREFIX = "books/"
 LIBRARY_PREFIX = "library/"
+SOURCES_PREFIX = "sources/"
 
 
 class BackupError(RuntimeError):
@@ -46,6 +49,19 @@ def bundle_prefix(book_id: str, fingerprint: str) -> str:
 def pointer_key(book_id: str) -> str:
     """Return the key of the book's newest-bundle pointer (kept when the book is removed)."""
     return f"{BOOKS_PREFIX}{book_id}/LATEST.json"
+
+
+def source_key(content_hash: str) -> str:
+    """Return the key that names the newest bundle made from a book file with that SHA-256."""
+    return f"{SOURCES_PREFIX}{content_hash}.json"
+
+
+def bundle_of_source(store: ObjectStoreClient, content_hash: str) -> dict | None:
+    """Return {book_id, fingerprint} of the newest bundle made from that file, if any."""
+    key = source_key(content_hash)
+    if not store.exists(store.backups_bucket, key):
+        return None
+    return json.loads(store.get_bytes(store.backups_bucket, key))
 
 
 def library_key(book_id: str) -> str:
@@ -90,6 +106,12 @@ def publish_bundle(
         "etag": etag,
     }
     point_library_at(store, pointer)
+    store.put_bytes(
+        store.backups_bucket,
+        source_key(pointer["content_hash"]),
+        json.dumps({"book_id": book_id, "fingerprint": fingerprint}).encode(),
+        "application/json",
+    )
     return PublishedBundle(pointer, reused, size)
 
 
