@@ -152,6 +152,13 @@ def refresh_catalog() -> bool:
         result = defs.resolve_job_def("refresh_index").execute_in_process(
             instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
         )
+    for event in result.all_events:
+        if event.is_step_failure:
+            click.echo(
+                f"refresh_index (run {result.run_id[:8]}) {event.step_key}: "
+                f"{failure_message(event)}",
+                err=True,
+            )
     return result.success
 
 
