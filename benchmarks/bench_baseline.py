@@ -145,7 +145,8 @@ def main() -> None:
         )
     print(
         f"baseline {args.baseline} vs this commit {head} (books ok: "
-        f"{baseline['books_ok']} / {current['books_ok']})"
+        f"{baseline['books_ok']} / {current['books_ok']}; 1-min load before each side: "
+        f"{baseline['load_average_1m_before']} / {current['load_average_1m_before']})"
     )
     print(f"{'measure':<18} {'baseline':>10} {'this':>10} {'ratio':>7}")
     for row in rows:
