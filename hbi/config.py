@@ -28,6 +28,17 @@ DEFAULT_BACKUPS_BUCKET = "backups"
 DEFAULT_NEO4J_DATABASE = "neo4j"
 
 
+def neo4j_settings() -> dict[str, str]:
+    """Return the Neo4j connection settings from the environment (KeyError when unset)."""
+    env = os.environ
+    return {
+        "uri": env[ENV_NEO4J_URI],
+        "user": env.get(ENV_NEO4J_USER, "neo4j"),
+        "password": env[ENV_NEO4J_PASSWORD],
+        "database": env.get(ENV_NEO4J_DATABASE, DEFAULT_NEO4J_DATABASE),
+    }
+
+
 def hbi_home() -> Path:
     """Return the root of this HBI installation's state (`HBI_HOME`, default `~/.hbi`)."""
     return Path(os.environ.get("HBI_HOME") or "~/.hbi").expanduser().resolve()

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 
 import neo4j
@@ -18,24 +17,13 @@ from hbi.bundle.files import BookBundle
 from hbi.health import ServiceHealth
 
 
-def settings_from_env() -> dict:
-    """Return the Neo4j connection settings from HBI's environment (KeyError when unset)."""
-    env = os.environ
-    return {
-        "uri": env[config.ENV_NEO4J_URI],
-        "user": env.get(config.ENV_NEO4J_USER, "neo4j"),
-        "password": env[config.ENV_NEO4J_PASSWORD],
-        "database": env.get(config.ENV_NEO4J_DATABASE, config.DEFAULT_NEO4J_DATABASE),
-    }
-
-
 class GraphClient:
     """Opens Bolt sessions on Neo4j, writes books' subgraphs and checks that the server answers."""
 
     @classmethod
     def from_env(cls):
         """Build the client from HBI's environment variables (after `load_stack_env`)."""
-        return cls(**settings_from_env())
+        return cls(**config.neo4j_settings())
 
     def driver(self) -> neo4j.Driver:
         """Return a new driver; the caller closes it (use it as a context manager)."""

@@ -50,27 +50,24 @@ class Neo4jSettings:
     @classmethod
     def from_env(cls) -> Neo4jSettings | None:
         """Return the settings in HBI_NEO4J_* (after `load_stack_env`), or None if unset."""
-        env = os.environ
-        if not env.get(config.ENV_NEO4J_URI) or config.ENV_NEO4J_PASSWORD not in env:
+        if not os.environ.get(config.ENV_NEO4J_URI):
             return None
-        return cls(
-            uri=env[config.ENV_NEO4J_URI],
-            user=env.get(config.ENV_NEO4J_USER, "neo4j"),
-            password=env[config.ENV_NEO4J_PASSWORD],
-            database=env.get(config.ENV_NEO4J_DATABASE, config.DEFAULT_NEO4J_DATABASE),
-        )
+        try:
+            return cls(**config.neo4j_settings())
+        except KeyError:
+            return None
 
     def driver(self) -> neo4j.Driver:
-        """Return a new driver to this server; the caller closes it."""
-        import neo4j
+        """Return a new driver to this server (the graph client's options); the caller closes it."""
+        from hbi.graph.store import Graph
 
-        return neo4j.GraphDatabase.driver(
-            self.uri,
-            auth=(self.user, self.password),
-            connection_timeout=10.0,
-            max_transaction_retry_time=TRANSACTION_RETRY_S,
-            notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,
-        )
+        return Graph(
+            uri=self.uri,
+            password=self.password,
+            user=self.user,
+            database=self.database,
+            transaction_retry_s=TRANSACTION_RETRY_S,
+        ).driver()
 
 
 def shared_search(
