@@ -44,7 +44,7 @@ def test_new_books_add_partitions_and_request_runs(bucket) -> None:
     result, log = sensor_tick(bucket)
     requests = ingest_requests(result)
     assert set(requests) == {book_id_for_key("a.txt"), book_id_for_key("My Book.md")}
-    assert bucket[1].key_of(book_id_for_key("My Book.md")) == "My Book.md"
+    assert bucket[1].seen()["My Book.md"].book_id == book_id_for_key("My Book.md")
     [partitions] = result.dynamic_partitions_requests
     assert sorted(partitions.partition_keys) == sorted(requests)
     assert requests["a.txt"].tags["hbi/object_key"] == "a.txt"

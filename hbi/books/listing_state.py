@@ -83,13 +83,6 @@ class ListingStateStore:
         rows = self.connect().execute(LATEST)
         return {key: generation for key, _, _, generation, _ in rows if key in wanted}
 
-    def key_of(self, book_id: str) -> str | None:
-        """Return the object key that holds the book id now, if any."""
-        for obj in self.seen().values():
-            if obj.book_id == book_id:
-                return obj.object_key
-        return None
-
     def record(
         self, upserts: list[SeenObject], deleted: list[str], tick: int | None = None
     ) -> None:
