@@ -15,10 +15,9 @@ from hbi.index.db import default_index_path
 from hbi.search import LibrarySearch, SearchFilters, SearchMode, SearchResult, SearchSettings
 from hbi.search.bm25 import ColumnWeights
 from hbi.search.lexical import FIRST_BUDGET, SECOND_BUDGET
-from hbi.search.models import SearchError
+from hbi.search.models import DEFAULT_RESCORE, EXACT_BELOW, SearchError
 from hbi.search.query_log import QueryLog
 from hbi.search.service import Neo4jSettings, graph_queries, graph_subtree, shared_search
-from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.graph import GraphResource
 

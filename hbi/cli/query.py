@@ -6,7 +6,6 @@ import json
 import sys
 
 import click
-import numpy as np
 
 from hbi.config import layout, load_stack_env
 from hbi.search.models import SearchError, SearchFilters
@@ -85,7 +84,9 @@ def search(
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of JSON lines.")
 def embed(as_json: bool) -> None:
     """Embed texts read from stdin, one per line, exactly as the index does."""
-    # Here, not at the top: loading ONNX Runtime would slow every search.
+    # Here, not at the top: loading ONNX Runtime and numpy would slow every search.
+    import numpy as np
+
     from hbi.embedding import MiniLMEmbedder
 
     texts = [line.rstrip("\n") for line in sys.stdin]

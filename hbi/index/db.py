@@ -15,13 +15,14 @@ deletions to leave holes in.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import apsw
-import sqlite_vec
 
 from hbi import config
 
@@ -132,6 +133,19 @@ def default_index_path() -> str:
     return os.environ.get("HBI_INDEX_PATH") or str(config.layout().index_db)
 
 
+@cache
+def sqlite_vec_extension() -> str:
+    """Return the path of sqlite-vec's loadable extension, as `sqlite_vec.loadable_path()` does.
+
+    Found from the package's location rather than by importing it: its `__init__` imports
+    numpy, which would double the start-up of a lexical search from the CLI.
+    """
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("sqlite-vec is not installed")
+    return os.path.join(spec.submodule_search_locations[0], "vec0")
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     """Return a connection to the index at path with sqlite-vec loaded, WAL and a busy timeout."""
     if path != ":memory:":
@@ -143,7 +157,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     )
     connection = apsw.Connection(str(path), flags=flags)
     connection.enable_load_extension(True)
-    connection.load_extension(sqlite_vec.loadable_path())
+    connection.load_extension(sqlite_vec_extension())
     connection.enable_load_extension(False)
     connection.set_busy_timeout(BUSY_TIMEOUT_MS)
     if not readonly and path != ":memory:":

@@ -13,12 +13,15 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import apsw
-import numpy as np
 
 from hbi.index.db import EMBEDDING_DIM, connect
 from hbi.search.bm25 import ColumnWeights, CorpusStats
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Sentence vectors held in memory at most (3M rows: 4.6 GB of float32, ~650k chunks of prose).
 # A larger library is searched by chunk vectors alone; its sentence vectors stay in the index.
@@ -171,6 +174,8 @@ class IndexStore:
 
     def chunk_ids_in(self, scope: Scope) -> np.ndarray:
         """Return the ids of every chunk inside the scope."""
+        import numpy as np  # only semantic searches come here; a lexical one need not load it
+
         condition, params = scope.where()
         rows = self.connection().execute(
             f"SELECT c.chunk_id FROM chunks c WHERE {condition or '1'}", params
@@ -232,6 +237,8 @@ class IndexStore:
         and no second copy of the blobs). Sentence vectors are left out when there are more of
         them than HBI_SENTENCE_VECTOR_BUDGET.
         """
+        import numpy as np
+
         connection = self.connection()
         budget = int(os.environ.get(ENV_SENTENCE_BUDGET, DEFAULT_SENTENCE_BUDGET))
         connection.execute("BEGIN")

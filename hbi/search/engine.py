@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from hbi.index.search import IndexStore, Scope
 from hbi.search.bm25 import IDF_FLOOR, ColumnWeights
@@ -21,6 +20,8 @@ from hbi.search.fts_query import ParsedQuery, clean_query_text, parse_query
 from hbi.search.fusion import DEFAULT_RRF_K, FusedItem, reciprocal_rank_fusion, single_list
 from hbi.search.lexical import FIRST_BUDGET, SECOND_BUDGET, LexicalPlan, LexicalSearch
 from hbi.search.models import (
+    DEFAULT_RESCORE,
+    EXACT_BELOW,
     MODES,
     SearchError,
     SearchFilters,
@@ -31,7 +32,11 @@ from hbi.search.models import (
 from hbi.search.semantic import Embed, QueryEmbeddings, VectorCache, semantic_ranked
 from hbi.search.snippets import DEFAULT_MARKS, DEFAULT_WIDTH, HighlightTerms, make_snippet
 from hbi.search.tokens import Fts5Tokens
-from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW, VectorSearchInfo
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hbi.search.vectors import VectorSearchInfo
 
 MAX_K = 1_000
 MAX_COLLAPSE_DEPTH = 5_000

@@ -8,6 +8,12 @@ from typing import Literal
 SearchMode = Literal["lexical", "semantic", "hybrid"]
 MODES: tuple[SearchMode, ...] = ("lexical", "semantic", "hybrid")
 
+# How vectors.py searches the vectors: exactly below EXACT_BELOW of them, otherwise through bit
+# codes that keep DEFAULT_RESCORE candidates for float re-scoring. Kept here, away from numpy,
+# so that settings and lexical searches load without it (numpy is a third of a CLI search).
+EXACT_BELOW = 30_000
+DEFAULT_RESCORE = 1_000
+
 
 class SearchError(ValueError):
     """A search request that cannot be answered as asked (bad mode, unknown section, ...)."""

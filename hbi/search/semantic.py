@@ -13,13 +13,19 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from hbi.index.search import IndexStore
-from hbi.search.vectors import DEFAULT_RESCORE, EXACT_BELOW, VectorMatrix, VectorSearchInfo
+from hbi.search.models import DEFAULT_RESCORE, EXACT_BELOW
 
-Embed = Callable[[Sequence[str]], np.ndarray]
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hbi.search.vectors import VectorMatrix, VectorSearchInfo
+
+# numpy and vectors.py are imported where vectors are first touched, not here: the engine
+# builds these objects for every search, and a lexical one never needs them.
+Embed = Callable[[Sequence[str]], "np.ndarray"]
 QUERY_CACHE_SIZE = 256
 
 
@@ -65,6 +71,8 @@ class VectorCache:
     def _reload(self, version: int | None) -> VectorMatrix:
         fingerprint = self.store.vectors_fingerprint()
         if self._matrix is None or fingerprint != self._fingerprint:
+            from hbi.search.vectors import VectorMatrix
+
             started = time.perf_counter()
             matrix = VectorMatrix(*self.store.vectors())
             with self._lock:
@@ -94,6 +102,8 @@ class QueryEmbeddings:
                 return self._cache[text]
         if self.embed is None:
             raise ValueError("semantic search needs an embedding model")
+        import numpy as np
+
         vector = np.asarray(self.embed([text]), dtype=np.float32)[0]
         with self._lock:
             self._cache[text] = vector

@@ -17,8 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from hbi import config
 from hbi.index.db import default_index_path
 from hbi.search.engine import LibrarySearch, SearchSettings, SubtreeResolver
@@ -26,6 +24,7 @@ from hbi.search.semantic import Embed
 
 if TYPE_CHECKING:
     import neo4j
+    import numpy as np
 
     from hbi.embedding import MiniLMEmbedder
     from hbi.graph.queries import GraphQueries

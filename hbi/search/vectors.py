@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EXACT_BELOW = 30_000
-DEFAULT_RESCORE = 1_000
+from hbi.search.models import DEFAULT_RESCORE, EXACT_BELOW
+
 SENTENCE_RESCORE = 200
 
 
