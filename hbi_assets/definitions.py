@@ -48,4 +48,8 @@ defs = dg.Definitions(
     sensors=[books_bucket_sensor, automation_sensor],
     schedules=[nightly_backup, weekly_maintenance],
     resources=env_resources(),
+    # Every run is one book or one projection: its steps are short and mostly wait on each
+    # other, while a step process costs ~8 s of Python and Dagster start-up on 2 cores. Runs,
+    # not steps, are what goes in parallel (max_concurrent_runs), and pools still hold.
+    executor=dg.in_process_executor,
 )

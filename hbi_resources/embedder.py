@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hbi.embedding import MiniLMEmbedder
-from hbi.embedding.onnx_cache import default_cache_dir
+if TYPE_CHECKING:
+    from hbi.embedding import MiniLMEmbedder
 
 
 @lru_cache(maxsize=2)
 def _load(cache: str, threads: int | None) -> MiniLMEmbedder:
     # Loading builds or reads the ONNX graph and starts an ONNX Runtime session: seconds, so a
-    # process (a run, the CLI, the HTTP API) does it once.
+    # process (a run, the CLI, the HTTP API) does it once. The model's modules (ONNX, 1.4 s to
+    # import) load here too, not with the definitions: every run process and every code
+    # server loads those, and most of them never embed.
+    from hbi.embedding import MiniLMEmbedder
+
     return MiniLMEmbedder(cache_dir=Path(cache), threads=threads)
 
 
@@ -27,4 +32,6 @@ class EmbedderResource(dg.ConfigurableResource):
 
     def model(self) -> MiniLMEmbedder:
         """Return the loaded model (shared by every user of this resource in the process)."""
+        from hbi.embedding.onnx_cache import default_cache_dir
+
         return _load(self.cache_dir or str(default_cache_dir()), self.threads)
