@@ -147,7 +147,7 @@ def _skip_reason(objects: int, collisions: list[IdCollision]) -> str:
 
 @dg.sensor(
     jobs=[ingest_book_job, remove_books_job],
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds, re-indexes and removes books as objects appear, change and disappear.",
 )

@@ -9,6 +9,13 @@ INSTANCE_YAML = """\
 # Written by hbi; local runs use SQLite storage under this folder.
 telemetry:
   enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    # A queued run waits at most this long to start (the default, 5 s, is a sixth of a
+    # small book's whole way from upload to search).
+    dequeue_interval_seconds: 1
 concurrency:
   runs:
     max_concurrent_runs: 4
