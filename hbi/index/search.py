@@ -114,6 +114,23 @@ class IndexStore:
         rows = self.connection().execute(sql, (*weights.as_tuple(), expression, *params, limit))
         return [(int(chunk_id), float(score)) for chunk_id, score in rows]
 
+    def bm25_books(
+        self, expression: str, weights: ColumnWeights, scope: Scope | None = None
+    ) -> list[tuple[int, str, float]]:
+        """Return every passage matching an FTS5 expression: (chunk_id, book_id, BM25 score).
+
+        Best first, in bm25_list's order: scores negated, ties to the lower chunk id.
+        """
+        condition, params = (scope or Scope()).where()
+        sql = (
+            "SELECT chunks_fts.rowid, c.book_id, -bm25(chunks_fts, ?, ?, ?) AS score "
+            "FROM chunks_fts JOIN chunks c ON c.chunk_id = chunks_fts.rowid "
+            f"WHERE chunks_fts MATCH ? {'AND ' + condition if condition else ''} "
+            "ORDER BY score DESC, chunks_fts.rowid"
+        )
+        rows = self.connection().execute(sql, (*weights.as_tuple(), expression, *params))
+        return [(int(chunk_id), book_id, float(score)) for chunk_id, book_id, score in rows]
+
     def phrase_matches(self, words: Sequence[str], chunk_ids: Sequence[int]) -> set[int]:
         """Return which of chunk_ids hold the words as one phrase, in order (FTS5 tokens)."""
         if not words or not chunk_ids:
@@ -125,6 +142,20 @@ class IndexStore:
             (phrase, *chunk_ids),
         )
         return {int(row[0]) for row in rows}
+
+    def phrase_passages(self, words: Sequence[str], scope: Scope | None = None) -> list[int]:
+        """Return every chunk id in scope holding the words as one phrase, in order."""
+        if not words:
+            return []
+        phrase = '"' + " ".join(w.replace('"', '""') for w in words) + '"'
+        condition, params = (scope or Scope()).where()
+        join = "JOIN chunks c ON c.chunk_id = chunks_fts.rowid " if condition else ""
+        rows = self.connection().execute(
+            f"SELECT chunks_fts.rowid FROM chunks_fts {join}WHERE chunks_fts MATCH ? "
+            f"{'AND ' + condition if condition else ''}",
+            (phrase, *params),
+        )
+        return [int(row[0]) for row in rows]
 
     def corpus_stats(self, expression: str) -> CorpusStats:
         """Return the FTS5 table's row count and token total (expression must match a row)."""
@@ -168,10 +199,6 @@ class IndexStore:
         rows = self.connection().execute("SELECT book_id, authors, format FROM books")
         return [(book_id, json.loads(authors), fmt) for book_id, authors, fmt in rows]
 
-    def book_count(self) -> int:
-        """Return how many books the index holds."""
-        return int(self.connection().execute("SELECT count(*) FROM books").fetchone()[0])
-
     def chunk_ids_in(self, scope: Scope) -> np.ndarray:
         """Return the ids of every chunk inside the scope."""
         import numpy as np  # only semantic searches come here; a lexical one need not load it
@@ -181,6 +208,18 @@ class IndexStore:
             f"SELECT c.chunk_id FROM chunks c WHERE {condition or '1'}", params
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def chunk_books(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Return every chunk id (ascending), the number of its book, and the book ids numbered."""
+        import numpy as np
+
+        rows = self.connection().execute("SELECT chunk_id, book_id FROM chunks ORDER BY chunk_id")
+        numbers: dict[str, int] = {}
+        ids, books = [], []
+        for chunk_id, book_id in rows:
+            ids.append(chunk_id)
+            books.append(numbers.setdefault(book_id, len(numbers)))
+        return np.array(ids, dtype=np.int64), np.array(books, dtype=np.int64), list(numbers)
 
     def book_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """Return the book id of each of those chunks that still exists."""

@@ -17,12 +17,20 @@ from typing import TYPE_CHECKING
 from hbi.index.search import IndexStore, Scope
 from hbi.search.bm25 import IDF_FLOOR, ColumnWeights
 from hbi.search.fts_query import ParsedQuery, clean_query_text, parse_query
-from hbi.search.fusion import DEFAULT_RRF_K, FusedItem, reciprocal_rank_fusion, single_list
+from hbi.search.fusion import (
+    DEFAULT_RRF_K,
+    BookList,
+    FusedItem,
+    best_per_book,
+    reciprocal_rank_fusion,
+    single_list,
+)
 from hbi.search.lexical import FIRST_BUDGET, SECOND_BUDGET, LexicalPlan, LexicalSearch
 from hbi.search.models import (
     DEFAULT_RESCORE,
     EXACT_BELOW,
     MODES,
+    ListRank,
     SearchError,
     SearchFilters,
     SearchHit,
@@ -36,10 +44,9 @@ from hbi.search.tokens import Fts5Tokens
 if TYPE_CHECKING:
     import numpy as np
 
-    from hbi.search.vectors import VectorSearchInfo
+    from hbi.search.vectors import VectorMatrix, VectorSearchInfo
 
 MAX_K = 1_000
-MAX_COLLAPSE_DEPTH = 5_000
 SubtreeResolver = Callable[[str], list[str]]
 
 
@@ -139,27 +146,15 @@ class LibrarySearch:
             raise SearchError(f"offset must be >= 0, got {offset}")
         filters = filters or SearchFilters()
         parsed = parse_query(query, self.tokens.has_token)
-        # Lists are read in blocks of `candidates`, so every page of a block comes from the
-        # same fused ranking and consecutive pages never repeat or skip a hit.
-        block = max(self.settings.candidates, 1)
-        depth = block * -(-(offset + k) // block)
         if collapse_books:
-            depth = max(depth, 4 * (offset + k))
-        ranking = self.ranking(parsed, query, mode, depth, filters, query_vector)
-        page, known = self._page(ranking.items, k, offset, collapse_books)
-        # One book can fill a whole list: go deeper until the page fills, the lists run dry or
-        # every book in scope has its passage (a library of fewer books than k: deeper lists
-        # would cost a scan of the index and find no other book).
-        books = self._books_in_scope(filters) if collapse_books and len(page) < k else 0
-        while collapse_books and len(page) < k and known < books and depth < MAX_COLLAPSE_DEPTH:
-            longest = max(
-                (sum(name in item.lists for item in ranking.items) for name in MODES), default=0
-            )
-            if longest < depth:
-                break
-            depth *= 4
+            ranking = self.book_ranking(parsed, query, mode, filters, query_vector)
+        else:
+            # Lists are read in blocks of `candidates`, so every page of a block comes from
+            # the same fused ranking and consecutive pages never repeat or skip a hit.
+            block = max(self.settings.candidates, 1)
+            depth = block * -(-(offset + k) // block)
             ranking = self.ranking(parsed, query, mode, depth, filters, query_vector)
-            page, known = self._page(ranking.items, k, offset, collapse_books)
+        page, known = self._page(ranking.items, k, offset)
         rows = self.store.hit_rows([item.item for item in page])
         terms = HighlightTerms.from_operands(
             parsed.highlight_terms, lambda text: self.tokens.tokens(text, query=True)
@@ -275,6 +270,161 @@ class LibrarySearch:
         by_sentence = semantic_info.by_sentence if semantic_info else frozenset()
         return Ranking(items, plan, lexical_plan, version, mode, by_sentence)
 
+    def book_ranking(
+        self,
+        parsed: ParsedQuery,
+        query: str,
+        mode: SearchMode,
+        filters: SearchFilters | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> Ranking:
+        """Return each book's best passage, best book first: the ranking of complete lists.
+
+        A book's best passage can lie anywhere in a list (a query can fill the first thousand
+        places with one book), so the lists are not cut: the lexical list is every matching
+        passage, scored by FTS5 in one statement; the semantic list every chunk in scope,
+        scored exactly in the matrix. Each book's first passage in their fusion, quotations
+        first as in `ranking`, is the one shown; `ranking` at a depth beyond both lists gives
+        the same passages.
+        """
+        scope = self.scope(filters or SearchFilters())
+        version = self.store.data_version()
+        timings: dict[str, float] = {}
+        plan: dict = {"per_book": True}
+        lexical_future = None
+        lexical: list[tuple[int, str, float]] = []
+        lexical_plan: LexicalPlan | None = None
+
+        def run_lexical() -> tuple[list[tuple[int, str, float]], LexicalPlan, float]:
+            leg_started = time.perf_counter()
+            found, leg_plan = self.lexical.complete(
+                parsed,
+                scope,
+                version=version,
+                plan_common_terms=self.settings.plan_common_terms,
+                informative_only=mode == "hybrid" and self.settings.plan_common_terms,
+            )
+            return found, leg_plan, time.perf_counter() - leg_started
+
+        if mode == "lexical":
+            lexical, lexical_plan, seconds = run_lexical()
+            timings["lexical_ms"] = round(seconds * 1000, 2)
+            seen: set[str] = set()
+            items = []
+            # One list, best first: a book's first passage in it is its best.
+            for rank, (chunk_id, book_id, score) in enumerate(lexical, start=1):
+                if book_id not in seen:
+                    seen.add(book_id)
+                    items.append(FusedItem(chunk_id, score, {"lexical": ListRank(rank, score)}))
+            plan.update(timings, lexical=lexical_plan.as_dict())
+            return Ranking(items, plan, lexical_plan, version, mode)
+
+        if self.settings.parallel and mode == "hybrid":
+            lexical_future = self._pool.submit(run_lexical)
+        elif mode == "hybrid":
+            lexical, lexical_plan, seconds = run_lexical()
+            timings["lexical_ms"] = round(seconds * 1000, 2)
+        leg_started = time.perf_counter()
+        semantic, vector, matrix, numbers = self._semantic_complete(
+            parsed, query, scope, version, query_vector
+        )
+        timings["semantic_ms"] = round((time.perf_counter() - leg_started) * 1000, 2)
+        if lexical_future is not None:
+            lexical, lexical_plan, seconds = lexical_future.result()
+            timings["lexical_ms"] = round(seconds * 1000, 2)
+
+        import numpy as np
+
+        lists = {}
+        if lexical:
+            books = [numbers.setdefault(book_id, len(numbers)) for _, book_id, _ in lexical]
+            lists["lexical"] = BookList(
+                np.array([chunk_id for chunk_id, _, _ in lexical], dtype=np.int64),
+                np.array(books, dtype=np.int64),
+                np.array([score for _, _, score in lexical], dtype=np.float64),
+            )
+        if semantic is not None:
+            lists["semantic"] = semantic
+        # Quotations come first among the passages of the list `ranking` checks for them.
+        holder = lists.get("lexical" if mode == "hybrid" else "semantic")
+        words = parsed.plain_words()
+        ahead = None
+        if holder is not None and words and len(words) >= EXACT_PHRASE_WORDS:
+            ahead = np.array(self.store.phrase_passages(words, scope), dtype=np.int64)
+            ahead = ahead[np.isin(ahead, holder.chunk_ids)]
+        items = best_per_book(
+            lists,
+            fuse=mode == "hybrid",
+            k=self.settings.rrf_k,
+            weights={
+                "lexical": self.settings.lexical_weight,
+                "semantic": self.settings.semantic_weight,
+            },
+            ahead=ahead,
+        )
+        plan.update(timings)
+        plan["passages"] = {name: len(entries.chunk_ids) for name, entries in lists.items()}
+        if lexical_plan is not None:
+            plan["lexical"] = lexical_plan.as_dict()
+        exact_passages = 0 if ahead is None else len(ahead)
+        if mode == "hybrid":
+            plan["fusion"] = {"exact_passages": exact_passages, "method": "rrf"}
+        else:
+            plan["exact_passages"] = exact_passages
+        by_sentence = frozenset()
+        if matrix is not None and vector is not None:
+            by_sentence = matrix.won_by_sentence(vector, [item.item for item in items])
+        return Ranking(items, plan, lexical_plan, version, mode, by_sentence)
+
+    def _semantic_complete(
+        self,
+        parsed: ParsedQuery,
+        query: str,
+        scope: Scope,
+        version: int,
+        query_vector: np.ndarray | None,
+    ) -> tuple[BookList | None, np.ndarray | None, VectorMatrix | None, dict[str, int]]:
+        """Return the complete semantic list (best first, with book numbers), the query's
+        vector, the matrix, and the numbers of the books (to extend with the lexical list's)."""
+        query_vector = self._query_vector(parsed, query, scope, query_vector)
+        if query_vector is None:
+            return None, None, None, {}
+        import numpy as np
+
+        matrix = self.vectors.matrix(version)
+        chunk_ids, book_numbers, book_ids = self.vectors.chunk_books(matrix)
+        numbers = {book_id: number for number, book_id in enumerate(book_ids)}
+        rows = None if scope.unlimited else matrix.rows_of(self.store.chunk_ids_in(scope))
+        ids, similarities = matrix.chunk_similarities(query_vector, rows)
+        # Chunks deleted since the matrix was read have no book and are not listed.
+        at = np.minimum(np.searchsorted(chunk_ids, ids), max(len(chunk_ids) - 1, 0))
+        known = chunk_ids[at] == ids if len(chunk_ids) else np.zeros(len(ids), bool)
+        ids, similarities, books = ids[known], similarities[known], book_numbers[at[known]]
+        order = np.lexsort((ids, -similarities))
+        return (
+            BookList(ids[order], books[order], similarities[order]),
+            query_vector,
+            matrix,
+            numbers,
+        )
+
+    def _query_vector(
+        self, parsed: ParsedQuery, query: str, scope: Scope, query_vector: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Return the vector to search with (embedding the query if none was given), or None
+        when nothing is to be searched."""
+        if scope.empty:
+            return None
+        if query_vector is not None:
+            return query_vector
+        text = self.semantic_text(parsed, query)
+        if not text:
+            return None
+        try:
+            return self.embeddings(text)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from exc
+
     def _exact_passages(self, parsed: ParsedQuery, candidates: list[tuple[int, float]]) -> set[int]:
         """Return the candidates (a list's chunk ids) that hold a long plain query word for word.
 
@@ -314,11 +464,6 @@ class LibrarySearch:
             section_ids = tuple(self.subtree(filters.section_id))
         return Scope(book_ids, section_ids)
 
-    def _books_in_scope(self, filters: SearchFilters) -> int:
-        """Return how many books a search under filters can return passages of (at most)."""
-        book_ids = self.scope(filters).book_ids
-        return self.store.book_count() if book_ids is None else len(book_ids)
-
     def semantic_text(self, parsed: ParsedQuery, query: str) -> str:
         """Return the text to embed: the query itself, or its searched words if it has syntax."""
         if parsed.plain_words() is not None:
@@ -334,16 +479,9 @@ class LibrarySearch:
         version: int,
         query_vector: np.ndarray | None,
     ) -> tuple[list[tuple[int, float]], VectorSearchInfo | None]:
-        if scope.empty:
-            return [], None
+        query_vector = self._query_vector(parsed, query, scope, query_vector)
         if query_vector is None:
-            text = self.semantic_text(parsed, query)
-            if not text:
-                return [], None
-            try:
-                query_vector = self.embeddings(text)
-            except ValueError as exc:
-                raise SearchError(str(exc)) from exc
+            return [], None
         matrix = self.vectors.matrix(version)
         allowed = None if scope.unlimited else self.store.chunk_ids_in(scope)
         return semantic_ranked(
@@ -357,20 +495,10 @@ class LibrarySearch:
 
     # --- reading hits ------------------------------------------------------------------------
 
-    def _page(
-        self, items: list[FusedItem], k: int, offset: int, collapse_books: bool
-    ) -> tuple[list[FusedItem], int]:
-        """Return the page's items (chunks that still exist; one per book if collapsing)."""
+    def _page(self, items: list[FusedItem], k: int, offset: int) -> tuple[list[FusedItem], int]:
+        """Return the page's items (chunks that still exist) and how many there are in all."""
         books = self.store.book_of([item.item for item in items])
         present = [item for item in items if item.item in books]
-        if collapse_books:
-            seen: set[str] = set()
-            best = []
-            for item in present:
-                if books[item.item] not in seen:
-                    seen.add(books[item.item])
-                    best.append(item)
-            present = best
         return present[offset : offset + k], len(present)
 
     def _hit(

@@ -63,7 +63,7 @@ class TermStat:
 class LexicalPlan:
     """How the lexical list was computed, for `explain`."""
 
-    strategy: str  # "fts5" (the expression as written) | "common-terms" | "skipped"
+    strategy: str  # "fts5" (the expression as written) | "common-terms" | "complete" | "skipped"
     expression: str | None = None
     matched: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)  # scored on candidates only
@@ -159,15 +159,7 @@ class LexicalSearch:
             return [], LexicalPlan("fts5", expression)
         words = query.plain_words() if plan_common_terms else None
         stats = self._term_stats(words, version) if words else None
-        if (
-            informative_only
-            and stats is not None
-            and not any(not t.void and t.doc_count for t in stats[0])
-            and scope.unlimited
-            and sum(t.doc_count for t in stats[0]) > self.budget
-        ):
-            # Every passage would score at FTS5's idf floor: a list without information,
-            # which a hybrid search leaves to the semantic list rather than pay for.
+        if informative_only and stats is not None and self._uninformative(stats[0], scope):
             plan = LexicalPlan("skipped", expression, exact=False)
             plan.idf = {t.token: t.idf for t in stats[0]}
             return [], plan
@@ -187,6 +179,46 @@ class LexicalSearch:
         if stats is not None:
             plan.idf = {t.token: t.idf for t in stats[0]}
         return hits, plan
+
+    def complete(
+        self,
+        query: ParsedQuery,
+        scope: Scope | None = None,
+        *,
+        version: int | None = None,
+        plan_common_terms: bool = True,
+        informative_only: bool = False,
+    ) -> tuple[list[tuple[int, str, float]], LexicalPlan]:
+        """Return every matching passage as (chunk_id, book_id, BM25 score), best first.
+
+        The list `ranked` gives at a depth beyond its last passage, scored by FTS5 in one
+        statement (what a search needs that ranks every book: its books' best passages can lie
+        anywhere in the list). Each word of a plain query counts once, as `ranked` counts it;
+        `informative_only` skips a list of only very common words, as `ranked` does.
+        """
+        expression = query.expression()
+        scope = scope or Scope()
+        if expression is None or scope.empty:
+            return [], LexicalPlan("fts5", expression)
+        words = query.plain_words() if plan_common_terms else None
+        stats = self._term_stats(words, version) if words else None
+        if stats is not None:
+            if informative_only and self._uninformative(stats[0], scope):
+                return [], LexicalPlan("skipped", expression, exact=False)
+            if len(stats[0]) > 1 and any(not t.void for t in stats[0]):
+                expression = _or_expression([t.word for t in stats[0]])
+        found = self.store.bm25_books(expression, self.weights, scope)
+        return found, LexicalPlan("complete", expression, passes=1, candidates=len(found))
+
+    def _uninformative(self, terms: list[TermStat], scope: Scope) -> bool:
+        """Whether every passage would score at FTS5's idf floor, with more than the budget to
+        score: a list without information, which a hybrid search leaves to the semantic list
+        rather than pay for."""
+        return (
+            not any(not t.void and t.doc_count for t in terms)
+            and scope.unlimited
+            and sum(t.doc_count for t in terms) > self.budget
+        )
 
     def token_idf(self, tokens: list[str], version: int | None = None) -> dict[str, float]:
         """Return FTS5's idf of each index token (cached until the index changes)."""

@@ -48,6 +48,7 @@ class VectorCache:
         self._fingerprint: str | None = None
         self._loaded_at = 0.0
         self.load_s = 0.0
+        self._books: tuple[VectorMatrix, tuple[np.ndarray, np.ndarray, list[str]]] | None = None
 
     def matrix(self, version: int | None = None) -> VectorMatrix:
         """Return the current matrix, loading or reloading it when the vectors changed."""
@@ -67,6 +68,17 @@ class VectorCache:
         finally:
             with self._lock:
                 self._reloading = False
+
+    def chunk_books(self, matrix: VectorMatrix) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Return the books of the index's chunks as IndexStore.chunk_books gives them, read
+        once per matrix: a chunk never changes book, and only chunks with vectors are searched."""
+        with self._lock:
+            if self._books is not None and self._books[0] is matrix:
+                return self._books[1]
+        books = self.store.chunk_books()
+        with self._lock:
+            self._books = (matrix, books)
+        return books
 
     def _reload(self, version: int | None) -> VectorMatrix:
         fingerprint = self.store.vectors_fingerprint()

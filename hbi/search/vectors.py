@@ -135,6 +135,29 @@ class VectorMatrix:
         hits, by_sentence = self._best_chunks(positions, similarities, depth)
         return hits, VectorSearchInfo(considered, "binary+rescore", len(candidates), by_sentence)
 
+    def chunk_similarities(
+        self, query: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return every chunk's id (ascending) and exact similarity (its best row's), of all
+        chunks or of those `rows` (ascending): the list `search` gives at full depth, unsorted."""
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        if rows is not None and len(rows) == 0 or len(self.ids) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        similarities = self.vectors @ query if rows is None else self.vectors[rows] @ query
+        ids = self.ids if rows is None else self.ids[rows]
+        starts = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+        return ids[starts], np.maximum.reduceat(similarities, starts)
+
+    def won_by_sentence(self, query: np.ndarray, chunk_ids: list[int]) -> frozenset[int]:
+        """Return which of those chunks are nearest the query through a sentence vector."""
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        won = set()
+        for chunk_id in chunk_ids:
+            rows = self.rows_of(np.array([chunk_id]))
+            if len(rows) and self.sentence[rows[int(np.argmax(self.vectors[rows] @ query))]]:
+                won.add(chunk_id)
+        return frozenset(won)
+
     def _best_chunks(
         self, positions: np.ndarray, similarities: np.ndarray, depth: int
     ) -> tuple[list[tuple[int, float]], frozenset[int]]:
