@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -144,10 +145,20 @@ def up(port: int) -> None:
     hbi = shutil.which("hbi") or str(Path(sys.executable).with_name("hbi"))
     follower = subprocess.Popen([hbi, "replicate"], env=os.environ)
     click.echo(f"Dagster UI: http://127.0.0.1:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    # A service manager stops `hbi up` with SIGTERM, which would leave Dagster's webserver,
+    # daemon and code server running; `dagster dev` shuts them all down on SIGINT (what Ctrl-C
+    # sends the whole terminal), so SIGTERM is passed on as that. A shell starts background
+    # jobs with SIGINT ignored, which Python would then never turn into KeyboardInterrupt.
+    dagster_dev = subprocess.Popen(
+        cmd, env=os.environ, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
+    signal.signal(signal.SIGTERM, lambda *_: dagster_dev.send_signal(signal.SIGINT))
     try:
-        sys.exit(subprocess.call(cmd, env=os.environ))
+        code = dagster_dev.wait()
     except KeyboardInterrupt:
-        sys.exit(130)
+        dagster_dev.wait()
+        code = 130
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+    sys.exit(code)
