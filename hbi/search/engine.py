@@ -133,7 +133,8 @@ class LibrarySearch:
     ) -> SearchResult:
         """Return a page of passages answering query, best first.
 
-        `k` hits from `offset`; `collapse_books` keeps each book's best passage only;
+        `k` hits from `offset`; `collapse_books` gives each book's best passage only
+        (`book_ranking`);
         `explain` adds each hit's rank and score in each list and the plan; `context` adds the
         previous and next passage; `query_vector` replaces embedding the query.
         """
