@@ -8,6 +8,8 @@ SQLite in a temporary folder, since no Postgres runs here).
 from __future__ import annotations
 
 import importlib
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,16 +159,42 @@ def test_runs_join_the_compose_network(compose: dict) -> None:
     assert _launcher_config()["network"] in networks
 
 
-def test_runs_mount_the_volumes_the_code_server_mounts(compose: dict, services: dict) -> None:
+def test_runs_mount_no_volume_of_the_index_writers(compose: dict, services: dict) -> None:
+    # Runs need only the network services; the API's index and the code server's HBI_HOME stay
+    # off them, so runs can spread over hosts.
     volume_names = {key: volume["name"] for key, volume in compose["volumes"].items()}
-    expected = {
-        f"{volume_names[m.source]}:{m.target}"
-        for m in service_mounts(services["hbi-code"])
-        if m.kind == "volume"
+    mounted = {volume.split(":")[0] for volume in _launcher_config()["container_kwargs"]["volumes"]}
+    for name in ("hbi-api", "hbi-code"):
+        home = services[name]["environment"]["HBI_HOME"]
+        (source,) = (m.source for m in service_mounts(services[name]) if m.target == home)
+        assert volume_names[source] not in mounted, name
+    assert mounted == {volume_names["dagster-storage"]}
+
+
+def test_finished_run_containers_are_removed(deploy_instance: dg.DagsterInstance) -> None:
+    # A kept run container holds the volumes it mounts, and `docker compose down -v` then fails.
+    launcher = deploy_instance.run_launcher
+    assert isinstance(launcher, DockerRunLauncher)
+    assert launcher.container_kwargs["auto_remove"] is True
+
+
+def test_postgres_url_names_a_driver_the_image_installs(postgres_env: None) -> None:
+    # SQLAlchemy 2.1 reads a plain postgresql:// as psycopg 3, which dagster-postgres does not
+    # install: `dagster instance migrate` failed with ModuleNotFoundError. Creating the engine
+    # imports the driver the URL names, without connecting.
+    from dagster_postgres.utils import pg_url_from_config
+    from sqlalchemy import create_engine
+
+    postgres_db = _instance_yaml()["storage"]["postgres"]["postgres_db"]
+    resolved = {
+        key: os.environ[value["env"]] if isinstance(value, dict) else value
+        for key, value in postgres_db.items()
     }
-    assert set(_launcher_config()["container_kwargs"]["volumes"]) == expected
-    index_home = services["hbi-code"]["environment"]["HBI_HOME"]
-    assert any(v.endswith(f":{index_home}") for v in expected)
+    url = pg_url_from_config({"postgres_db": resolved})
+    create_engine(url).dispose()
+    lock = (DEPLOY_DIR.parent / "requirements" / "runtime.lock").read_text()
+    driver = url.split("://", 1)[0].partition("+")[2]
+    assert driver and re.search(rf"^{driver}(-binary)?==", lock, re.M), url
 
 
 def test_workspace_passes_dagsters_workspace_schema() -> None:
