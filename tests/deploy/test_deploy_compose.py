@@ -188,12 +188,13 @@ def test_docker_socket_goes_only_to_the_daemon_and_webserver(services: dict) -> 
         assert services[name]["group_add"] == [TEST_SECRETS["HBI_DOCKER_GID"]], name
 
 
-def test_index_volume_is_shared_by_the_code_server_and_the_api(services: dict) -> None:
-    for name in ("hbi-code", "hbi-api"):
-        environment = services[name]["environment"]
-        mounts = {m.target: m.source for m in service_mounts(services[name])}
-        assert mounts[environment["HBI_HOME"]] == "hbi-data", name
-        assert environment["HBI_INDEX_PATH"].startswith(environment["HBI_HOME"] + "/"), name
+def test_api_index_is_on_a_volume_of_its_own(services: dict) -> None:
+    environment = services["hbi-api"]["environment"]
+    mounts = {m.target: m.source for m in service_mounts(services["hbi-api"])}
+    assert mounts[environment["HBI_HOME"]] == "hbi-api-data"
+    assert environment["HBI_INDEX_PATH"].startswith(environment["HBI_HOME"] + "/")
+    others = {m.source for name, s in services.items() if name != "hbi-api" for m in service_mounts(s)}
+    assert "hbi-api-data" not in others
 
 
 def test_api_service_runs_hbi_serve(services: dict) -> None:
