@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Sourced by deploy/backup.sh and deploy/restore.sh: how they reach the stack.
-#   HBI_ENV_FILE   the stack's env file (default: deploy/.env)
+#   HBI_ENV_FILE        the stack's env file (default: deploy/.env)
+#   HBI_COMPOSE_FILES   the compose files, `:`-separated, relative to deploy/ (default:
+#                       docker-compose.yml; deploy/e2e.sh adds docker-compose.local.yml)
 
 deploy_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 env_file="${HBI_ENV_FILE:-$deploy_dir/.env}"
@@ -11,11 +13,15 @@ env_file="${HBI_ENV_FILE:-$deploy_dir/.env}"
 # shellcheck disable=SC2034  # used by the scripts that source this file
 STATE_VOLUMES=(hbi_postgres_data hbi_minio_data hbi_neo4j_data hbi_data hbi_dagster_storage)
 
+compose_files=()
+IFS=: read -r -a compose_names <<< "${HBI_COMPOSE_FILES:-docker-compose.yml}"
+for name in "${compose_names[@]}"; do compose_files+=(-f "$deploy_dir/$name"); done
+
 compose() {
   if docker compose version >/dev/null 2>&1; then
-    docker compose --env-file "$env_file" -f "$deploy_dir/docker-compose.yml" "$@"
+    docker compose --env-file "$env_file" "${compose_files[@]}" "$@"
   else
-    docker-compose --env-file "$env_file" -f "$deploy_dir/docker-compose.yml" "$@"
+    docker-compose --env-file "$env_file" "${compose_files[@]}" "$@"
   fi
 }
 

@@ -29,8 +29,10 @@ if [ -n "$(compose ps -q)" ]; then
   drain_runs
 fi
 compose down
-# Creates the volumes (and containers) without starting anything, so Compose owns the volumes.
-compose up --no-start
+# Creates the state volumes without starting anything, so Compose owns them: through the services
+# that mount them, and only those (--no-deps), because Compose 1.29 would otherwise wait for
+# hbi-init, a dependency of hbi-code, to complete, which a created container never does.
+compose up --no-start --no-deps postgres minio neo4j hbi-code
 
 for volume in "${STATE_VOLUMES[@]}"; do
   echo "restoring $volume"
