@@ -1,24 +1,28 @@
-"""Search under load: the HTTP API answering concurrent clients while books are being ingested.
+"""Search under load: the HTTP API answering concurrent clients, this code against a baseline.
 
-Starts its own MinIO + Neo4j, ingests the whole corpus (8 books), starts `hbi serve` on a free
-loopback port and runs a load generator (asyncio + httpx, bounded in requests and time) over a
-mix of queries and modes, in three phases measured in the same run:
-1. idle: one client sending searches back to back, nothing else running — a search on its own;
-2. concurrent: N clients (default 20), no ingest — what the clients alone cost;
-3. loaded: N clients while `hbi ingest` materializes more books (default 24 synthetic Markdown
-   books of 20–50 kB, benchmarks/synthetic_library.py, through the real model) in another
-   process. They grow the library by about a third (5,988 to 8,257 passages), so all phases
-   search libraries of comparable size and the loaded phase measures the ingest's
-   interference rather than a bigger index.
-Each phase reports throughput, p50/p95/p99 and the errors by kind (targets: no errors, loaded
-p95 within 3x of the idle p95; the concurrent phase separates queueing from ingest).
+Starts its own MinIO + Neo4j, ingests the whole corpus (8 books) once, and serves that index
+with `hbi serve` on a free loopback port for each side: this code (the working tree, or
+`--this COMMIT`) and, with `--baseline COMMIT`, that commit checked out into a temporary git
+worktree (sharing this virtualenv). A load generator (asyncio + httpx, bounded in requests and
+time) runs each phase against the baseline and then this code, so both meet the same library
+and nearly the same machine load:
+1. idle: one client sending searches back to back — a search on its own;
+2. think: N clients (default 20), each pausing `--think-ms` (default 1,000) between a response
+   and its next search, as people at a search box do;
+3. no-think: N clients back to back — capacity: N requests always in flight on two cores queue
+   for N / throughput seconds (Little's law), so latency is not comparable with idle;
+4. per-book: N clients back to back, every search per book (`per_book=true`, the three modes);
+5. burst: `--burst` (default 200) per-book searches sent at the same moment.
+Phases 1–3 cycle through a mix of queries, modes and options (a quarter of them per book).
+Each reports throughput, p50/p95/p99 and errors by kind, and this code over the baseline.
+Then, with `--ingest-books` (default 24), a last phase on this code only: N clients with think
+time while `hbi ingest` materializes that many synthetic Markdown books (20–50 kB,
+benchmarks/synthetic_library.py, through the real model) in another process; they grow the
+library by about a third, so it measures the ingest's interference rather than a bigger index
+(target: no errors, loaded p95 within 3x of the idle p95).
 
-The N clients wait `--think-ms` (default 1,000) between a response and their next search, as
-people at a search box do. With `--think-ms 0` they send back to back and the run measures
-capacity instead: N requests always in flight on two cores queue for N / throughput seconds
-(Little's law), whatever the server, so their latency is no longer comparable with idle.
-
-    .venv/bin/python benchmarks/bench_load.py [--clients 20] [--duration 60] [--think-ms 1000]
+    .venv/bin/python benchmarks/bench_load.py [--baseline COMMIT] [--clients 20]
+        [--duration 30] [--think-ms 1000] [--burst 200] [--ingest-books 24]
 
 Prints a table and writes benchmarks/results/load.json.
 """
@@ -33,6 +37,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +64,9 @@ QUERIES = (
 )
 MODES = ("hybrid", "hybrid", "lexical", "semantic")
 EXTRAS = ({}, {"k": 20}, {"per_book": "true"}, {"offset": 10})
+PER_BOOK_MODES = ("hybrid", "lexical", "semantic")
+PHASES = ("idle", "think", "no-think", "per-book", "burst")
+SIDES = ("baseline", "this")
 
 
 @dataclass
@@ -87,28 +96,52 @@ class Phase:
         }
 
 
-def request_mix() -> list[dict]:
+def request_mix() -> tuple[dict, ...]:
     """Return the search parameters the clients cycle through: queries x modes x options."""
-    return [
+    return tuple(
         {"q": query, "mode": MODES[i % len(MODES)], **EXTRAS[(i // len(MODES)) % len(EXTRAS)]}
         for i, query in enumerate(QUERIES * len(MODES) * len(EXTRAS))
-    ]
+    )
+
+
+def per_book_mix() -> tuple[dict, ...]:
+    """Return per-book searches: every query in each mode."""
+    return tuple(
+        {"q": query, "mode": PER_BOOK_MODES[i % len(PER_BOOK_MODES)], "per_book": "true"}
+        for i, query in enumerate(QUERIES * len(PER_BOOK_MODES))
+    )
 
 
 @dataclass(frozen=True)
 class LoadShape:
-    """How a phase loads the API: clients, for how long, at most how many requests, think time."""
+    """How a phase loads the API: clients, for how long, at most how many requests, think
+    time, and the searches the clients cycle through."""
 
     clients: int
     duration_s: float
     max_requests: int
     think_s: float = 0.0
+    searches: tuple[dict, ...] = field(default_factory=request_mix)
+
+
+def phase_shapes(args: argparse.Namespace) -> dict[str, LoadShape]:
+    """Return the shape of each compared phase."""
+    think_s = args.think_ms / 1000
+    clients, duration, most = args.clients, args.duration, args.max_requests
+    return {
+        "idle": LoadShape(1, args.idle_duration, most),
+        "think": LoadShape(clients, duration, most, think_s),
+        "no-think": LoadShape(clients, duration, most),
+        "per-book": LoadShape(clients, duration, most, searches=per_book_mix()),
+        # Each of the clients sends one search, all at once; the duration only bounds it.
+        "burst": LoadShape(args.burst, 600.0, args.burst, searches=per_book_mix()),
+    }
 
 
 async def _client(
     http: httpx.AsyncClient, number: int, shape: LoadShape, budget: list[int], phase: Phase
 ) -> None:
-    mix = request_mix()
+    mix = shape.searches
     turn = number * 7
     deadline = time.perf_counter() + shape.duration_s
     # Clients start spread over one think time, so they do not search in lockstep.
@@ -142,12 +175,9 @@ async def _load(url: str, shape: LoadShape) -> Phase:
 
 def run_phase(url: str, shape: LoadShape) -> dict:
     """Run the phase's clients until its time or request budget is spent; summarise it."""
-    print(
-        f"  {shape.clients} clients for {shape.duration_s:.0f} s, "
-        f"{shape.think_s * 1000:.0f} ms between searches…",
-        flush=True,
-    )
-    return {**asyncio.run(_load(url, shape)).summary(), "clients": shape.clients}
+    load = round(os.getloadavg()[0], 2)
+    summary = asyncio.run(_load(url, shape)).summary()
+    return {**summary, "clients": shape.clients, "load_average_1m_before": load}
 
 
 def hbi_command(*args: str) -> list[str]:
@@ -155,12 +185,54 @@ def hbi_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("hbi")), *args]
 
 
-class ApiServer:
-    """`hbi serve` on a free loopback port, as a separate process, started on enter."""
+def tree_env(tree: Path) -> dict[str, str]:
+    """Return this environment with tree's packages first on the import path."""
+    return {**os.environ, "PYTHONPATH": str(tree)}
 
-    def __init__(self, log: Path) -> None:
+
+@contextmanager
+def source_tree(commit: str | None) -> Iterator[Path]:
+    """Yield a checkout of commit (a temporary git worktree), or this checkout for None."""
+    if commit is None:
+        yield REPO
+        return
+    with tempfile.TemporaryDirectory(prefix="hbi-bench-tree-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), commit],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield tree
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False
+            )
+
+
+def describe(tree: Path) -> str:
+    """Return the commit a tree is at, marked when it has uncommitted changes."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True
+    ).stdout.strip()
+    changes = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{commit} + uncommitted changes" if changes else commit
+
+
+class ApiServer:
+    """`hbi serve` of a source tree on a free loopback port, as a separate process."""
+
+    def __init__(self, tree: Path, log: Path) -> None:
         from hbi.stack.process import free_port
 
+        self.tree = tree
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -170,7 +242,8 @@ class ApiServer:
         with self.log.open("wb") as log:
             self._process = subprocess.Popen(
                 hbi_command("serve", "--port", str(self.port)),
-                env=os.environ.copy(),
+                cwd=self.tree,
+                env=tree_env(self.tree),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -204,8 +277,8 @@ class ApiServer:
             response.raise_for_status()
 
 
-def start_ingest(folder: Path, log: Path) -> subprocess.Popen:
-    """Start `hbi ingest` of the books in folder in another process and return it.
+def start_ingest(tree: Path, folder: Path, log: Path) -> subprocess.Popen:
+    """Start `hbi ingest` of the books in folder, with tree's code, in another process.
 
     Not in this process: an ingest lowers the CPU priority of the process it runs in, and the
     API server started from here would inherit it.
@@ -213,7 +286,8 @@ def start_ingest(folder: Path, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
             hbi_command("ingest", str(folder), "--json"),
-            env=os.environ.copy(),
+            cwd=tree,
+            env=tree_env(tree),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -243,51 +317,74 @@ def synthetic_folder(count: int, folder: Path) -> int:
     return size
 
 
-def measure(args: argparse.Namespace, home: Path) -> dict:
-    """Seed, start the API, run the three phases; return their figures and the ingest's."""
+def measure(args: argparse.Namespace, home: Path, trees: dict[str, Path]) -> dict:
+    """Seed the index, serve it from each tree, run the phases on each side; return figures."""
     seeded = corpus_folder(args.corpus, home / "corpus")
     print(f"ingesting the corpus ({len(seeded)} books)…", flush=True)
-    if start_ingest(home / "corpus", home / "seed.log").wait() != 0:
+    if start_ingest(trees["this"], home / "corpus", home / "seed.log").wait() != 0:
         raise SystemExit(f"seeding failed; see {home / 'seed.log'}")
-    chunks_before = chunk_count()
-    to_ingest = home / "to-ingest"
-    ingest_bytes = synthetic_folder(args.ingest_books, to_ingest)
-    think_s = args.think_ms / 1000
-    with ApiServer(home / "api.log") as api:
-        api.warm_up()
-        print("idle baseline:", flush=True)
-        idle = run_phase(api.url, LoadShape(1, args.idle_duration, args.max_requests))
-        print("concurrent, no ingest:", flush=True)
-        shape = LoadShape(args.clients, args.idle_duration, args.max_requests, think_s)
-        concurrent = run_phase(api.url, shape)
-        print(f"loaded, ingesting {args.ingest_books} synthetic books:", flush=True)
-        ingest_started = time.perf_counter()
-        ingest = start_ingest(to_ingest, home / "ingest.log")
-        shape = LoadShape(args.clients, args.duration, args.max_requests, think_s)
-        loaded = run_phase(api.url, shape)
-        ingest_running_at_end = ingest.poll() is None
-        ingest_rc = ingest.wait()
-        ingest_s = time.perf_counter() - ingest_started
-    if ingest_rc != 0:
-        raise SystemExit(f"hbi ingest failed ({ingest_rc}); see {home / 'ingest.log'}")
-    return {
-        "idle": idle,
-        "concurrent": concurrent,
-        "loaded": loaded,
+    figures: dict = {
+        "commits": {side: describe(tree) for side, tree in trees.items()},
         "library": {
             "corpus_books": seeded,
             "corpus_bytes": _size(args.corpus, seeded),
-            "chunks_before_ingest": chunks_before,
-            "chunks_after_ingest": chunk_count(),
+            "chunks": chunk_count(),
         },
+        "phases": {},
+    }
+    shapes = phase_shapes(args)
+    with ExitStack() as running:
+        servers = {
+            side: running.enter_context(ApiServer(tree, home / f"api-{side}.log"))
+            for side, tree in trees.items()
+        }
+        for server in servers.values():
+            server.warm_up()
+        for name, shape in shapes.items():
+            figures["phases"][name] = {}
+            for side in (s for s in SIDES if s in servers):
+                print(
+                    f"{name}: {side}, {shape.clients} clients, "
+                    f"{shape.think_s * 1000:.0f} ms between searches…",
+                    flush=True,
+                )
+                figures["phases"][name][side] = run_phase(servers[side].url, shape)
+        if args.ingest_books:
+            figures["loaded"] = loaded_phase(args, home, servers["this"], trees["this"])
+    if "baseline" in trees:
+        figures["this_over_baseline"] = {
+            name: {
+                key: _ratio(sides["this"][key], sides["baseline"][key])
+                for key in ("p50_ms", "p95_ms", "p99_ms")
+            }
+            for name, sides in figures["phases"].items()
+        }
+    return figures
+
+
+def loaded_phase(args: argparse.Namespace, home: Path, api: ApiServer, tree: Path) -> dict:
+    """Run N clients with think time while more books are ingested; return its figures."""
+    to_ingest = home / "to-ingest"
+    ingest_bytes = synthetic_folder(args.ingest_books, to_ingest)
+    chunks_before = chunk_count()
+    print(f"loaded: this, ingesting {args.ingest_books} synthetic books…", flush=True)
+    ingest_started = time.perf_counter()
+    ingest = start_ingest(tree, to_ingest, home / "ingest.log")
+    shape = LoadShape(args.clients, args.duration, args.max_requests, args.think_ms / 1000)
+    loaded = run_phase(api.url, shape)
+    running_at_end = ingest.poll() is None
+    if ingest.wait() != 0:
+        raise SystemExit(f"hbi ingest failed; see {home / 'ingest.log'}")
+    return {
+        **loaded,
+        "chunks_before_ingest": chunks_before,
+        "chunks_after_ingest": chunk_count(),
         "ingest": {
             "books": args.ingest_books,
             "bytes": ingest_bytes,
-            "seconds": round(ingest_s, 1),
-            "still_running_when_load_ended": ingest_running_at_end,
+            "seconds": round(time.perf_counter() - ingest_started, 1),
+            "still_running_when_load_ended": running_at_end,
         },
-        "p95_loaded_over_idle": _ratio(loaded["p95_ms"], idle["p95_ms"]),
-        "p95_loaded_over_concurrent": _ratio(loaded["p95_ms"], concurrent["p95_ms"]),
     }
 
 
@@ -307,52 +404,83 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def print_table(figures: dict) -> None:
-    """Print one row per phase and the ratios."""
+    """Print one row per phase and side, this code over the baseline, and the loaded phase."""
     print(
-        f"{'phase':<11} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} "
+        f"{'phase':<9} {'side':<9} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} "
         f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
     )
-    for name in ("idle", "concurrent", "loaded"):
-        row = figures[name]
+
+    def row(name: str, side: str, summary: dict) -> None:
         print(
-            f"{name:<11} {row['clients']:>7} {row['requests']:>8} {row['errors']:>6} "
-            f"{row['throughput_rps']:>7} {row['p50_ms']!s:>8} {row['p95_ms']!s:>8} "
-            f"{row['p99_ms']!s:>8} {row['max_ms']!s:>8}"
+            f"{name:<9} {side:<9} {summary['clients']:>7} {summary['requests']:>8} "
+            f"{summary['errors']:>6} {summary['throughput_rps']:>7} {summary['p50_ms']!s:>8} "
+            f"{summary['p95_ms']!s:>8} {summary['p99_ms']!s:>8} {summary['max_ms']!s:>8}"
         )
-    print(
-        f"p95 loaded / idle {figures['p95_loaded_over_idle']} (target <= 3) | "
-        f"loaded / concurrent {figures['p95_loaded_over_concurrent']} | ingest of "
-        f"{figures['ingest']['books']} books {figures['ingest']['seconds']} s, running to the "
-        "end of the load: "
-        f"{figures['ingest']['still_running_when_load_ended']}"
-    )
+
+    for name, sides in figures["phases"].items():
+        for side, summary in sides.items():
+            row(name, side, summary)
+        ratios = figures.get("this_over_baseline", {}).get(name)
+        if ratios:
+            print(
+                f"{'':<9} {'this/base':<9} {'':>7} {'':>8} {'':>6} {'':>7} "
+                f"{ratios['p50_ms']!s:>8} {ratios['p95_ms']!s:>8} {ratios['p99_ms']!s:>8}"
+            )
+    loaded = figures.get("loaded")
+    if loaded:
+        row("loaded", "this", loaded)
+        idle = figures["phases"]["idle"]["this"]["p95_ms"]
+        print(
+            f"p95 loaded / idle {_ratio(loaded['p95_ms'], idle)} (target <= 3) | ingest of "
+            f"{loaded['ingest']['books']} books {loaded['ingest']['seconds']} s, running to the "
+            f"end of the load: {loaded['ingest']['still_running_when_load_ended']}"
+        )
+    print(f"commits: {figures['commits']} | passages: {figures['library']['chunks']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="Commit to run the same load against.")
+    parser.add_argument("--this", help="Commit to measure instead of the working tree.")
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=60.0, help="Seconds under ingest.")
+    parser.add_argument("--duration", type=float, default=30.0, help="Seconds of each phase.")
     parser.add_argument(
-        "--idle-duration", type=float, default=30.0, help="Seconds of each baseline phase."
+        "--idle-duration", type=float, default=15.0, help="Seconds of the idle phase."
     )
     parser.add_argument("--max-requests", type=int, default=50_000, help="Per phase.")
     parser.add_argument(
         "--think-ms", type=float, default=1000.0, help="Each client's pause between searches."
     )
+    parser.add_argument("--burst", type=int, default=200, help="Simultaneous per-book searches.")
     parser.add_argument(
-        "--ingest-books", type=int, default=24, help="Synthetic books ingested under load."
+        "--ingest-books",
+        type=int,
+        default=24,
+        help="Synthetic books ingested under load at the end (0: no loaded phase).",
     )
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
     host = machine()
-    with tempfile.TemporaryDirectory(prefix="hbi-bench-") as tmp:
+    with (
+        source_tree(args.this) as this,
+        source_tree(args.baseline) if args.baseline else nullcontext() as baseline,
+        tempfile.TemporaryDirectory(prefix="hbi-bench-") as tmp,
+    ):
+        trees = {"this": this} if baseline is None else {"baseline": baseline, "this": this}
         home = Path(tmp) / "home"
         stack = start_stack(home)
         try:
-            figures = measure(args, home)
+            figures = measure(args, home, trees)
         finally:
             stack.down()
-    result = {"machine": host, "duration_s": args.duration, "think_ms": args.think_ms, **figures}
+    settings = {
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "idle_duration_s": args.idle_duration,
+        "think_ms": args.think_ms,
+        "burst": args.burst,
+    }
+    result = {"machine": host, "settings": settings, **figures}
     print_table(figures)
     print(f"machine: {host}")
     print(f"wrote {write_results('load', result)}")
