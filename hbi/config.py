@@ -27,6 +27,17 @@ DEFAULT_BOOKS_BUCKET = "books"
 DEFAULT_BACKUPS_BUCKET = "backups"
 DEFAULT_NEO4J_DATABASE = "neo4j"
 
+# Neo4j as the API and searches read it. A stopped server must fail a read in about a second: with
+# the writers' settings (10 s to connect, 10 s of transaction retries) each read held an API worker
+# for 13-17 s, and 60 of them starved searches that never touch Neo4j.
+NEO4J_READ_CONNECT_TIMEOUT_S = 2.0
+NEO4J_READ_ACQUISITION_TIMEOUT_S = 3.0
+NEO4J_READ_RETRY_S = 1.0
+# The API's breaker: after this many reads in a row cannot reach Neo4j, it answers 503 at once for
+# NEO4J_BREAKER_OPEN_S, then lets one read through to see whether the server is back.
+NEO4J_BREAKER_FAILURES = 3
+NEO4J_BREAKER_OPEN_S = 5.0
+
 
 def neo4j_settings() -> dict[str, str]:
     """Return the Neo4j connection settings from the environment (KeyError when unset)."""

@@ -25,12 +25,19 @@ class GraphClient:
         """Build the client from HBI's environment variables (after `load_stack_env`)."""
         return cls(**config.neo4j_settings())
 
-    def driver(self) -> neo4j.Driver:
-        """Return a new driver; the caller closes it (use it as a context manager)."""
+    def driver(
+        self, connection_timeout_s: float = 10.0, acquisition_timeout_s: float = 60.0
+    ) -> neo4j.Driver:
+        """Return a new driver; the caller closes it (use it as a context manager).
+
+        The timeouts bound opening a Bolt connection and waiting for a pooled one; readers that
+        must fail fast (the API) pass shorter ones than the writers' defaults.
+        """
         return neo4j.GraphDatabase.driver(
             self.uri,
             auth=(self.user, self.password),
-            connection_timeout=10.0,
+            connection_timeout=connection_timeout_s,
+            connection_acquisition_timeout=acquisition_timeout_s,
             max_transaction_retry_time=self.transaction_retry_s,
             # Schema hints (e.g. "property does not exist yet") are not errors; keep logs clean.
             notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF,

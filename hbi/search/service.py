@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from hbi.embedding import MiniLMEmbedder
     from hbi.graph.queries import GraphQueries
 
-# Matches the Dagster resource's default: a longer outage fails the search (HTTP 503).
-TRANSACTION_RETRY_S = 10.0
-
 _lock = threading.Lock()
 _searches: dict[tuple, LibrarySearch] = {}
 _graphs: dict[Neo4jSettings, GraphQueries] = {}
@@ -57,7 +54,10 @@ class Neo4jSettings:
             return None
 
     def driver(self) -> neo4j.Driver:
-        """Return a new driver to this server (the graph client's options); the caller closes it."""
+        """Return a new driver to this server that gives up within seconds when it is down.
+
+        The graph client's options with the read timeouts of `hbi.config`; the caller closes it.
+        """
         from hbi.graph.store import Graph
 
         return Graph(
@@ -65,8 +65,11 @@ class Neo4jSettings:
             password=self.password,
             user=self.user,
             database=self.database,
-            transaction_retry_s=TRANSACTION_RETRY_S,
-        ).driver()
+            transaction_retry_s=config.NEO4J_READ_RETRY_S,
+        ).driver(
+            connection_timeout_s=config.NEO4J_READ_CONNECT_TIMEOUT_S,
+            acquisition_timeout_s=config.NEO4J_READ_ACQUISITION_TIMEOUT_S,
+        )
 
 
 def shared_search(
