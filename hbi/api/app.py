@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import os
 from collections.abc import AsyncIterator
@@ -11,11 +12,13 @@ from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from neo4j.exceptions import ServiceUnavailable
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hbi import __version__
+from hbi.api.graph_gate import GraphGate, GraphUnavailableError
 from hbi.api.health import library_health
+from hbi.api.hosts import LoopbackHostMiddleware
 from hbi.api.limits import (
     MAX_BOOKS_PAGE,
     MAX_FILTER_VALUES,
@@ -24,18 +27,17 @@ from hbi.api.limits import (
     MAX_OFFSET,
     MAX_QUERY_CHARS,
     FilterValue,
-    QueryStringLimitMiddleware,
+    RequestSizeLimitMiddleware,
 )
 from hbi.api.metrics import ApiMetrics, MetricsMiddleware
 from hbi.api.page import SEARCH_PAGE
 from hbi.api.query_log_writer import QueryLogWriter
 from hbi.config import layout, load_stack_env
-from hbi.graph.store import Graph
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
 from hbi.search.models import SearchError, SearchFilters, SectionNotFoundError
 from hbi.search.query_log import QueryLog, QueryLogEntry
-from hbi.search.service import search_from_env
+from hbi.search.service import Neo4jSettings, graph_queries, search_from_env
 
 API_KEY_ENV = "HBI_API_KEY"
 API_KEY_HEADER = "X-API-Key"
@@ -72,15 +74,34 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
-def create_app(api_key: str | None = None) -> FastAPI:
-    """Return the HBI API; with an API key (argument, else HBI_API_KEY) all but /health need it."""
+class HeadAsGetMiddleware:
+    """Answers HEAD on every GET route, as health checkers expect; the server drops the body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            # A copy: uvicorn decides from its own scope, still HEAD, to send headers only.
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
+
+
+def create_app(api_key: str | None = None, loopback_port: int | None = None) -> FastAPI:
+    """Return the HBI API; with an API key (argument, else HBI_API_KEY) all but /health need it.
+
+    With loopback_port (the server listens on loopback there), requests whose Host or Origin
+    names another server are refused, against DNS rebinding.
+    """
     load_stack_env()
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
     query_log = QueryLogWriter(QueryLog(layout().query_log))
+    graph = GraphGate()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        graph.close()
         await asyncio.to_thread(query_log.close)
 
     app = FastAPI(
@@ -104,16 +125,20 @@ def create_app(api_key: str | None = None) -> FastAPI:
     async def _bad_search(request: Request, exc: SearchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    @app.exception_handler(ServiceUnavailable)
-    async def _graph_down(request: Request, exc: ServiceUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": "the ToC graph (Neo4j) is unavailable"}, status_code=503)
+    @app.exception_handler(GraphUnavailableError)
+    async def _graph_down(request: Request, exc: GraphUnavailableError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=503,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page() -> str:
         return SEARCH_PAGE
 
     @app.get("/search", summary="Search the library")
-    def search(
+    async def search(
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query")],
         mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
         k: Annotated[int, Query(ge=1, le=MAX_K, description="Hits per page")] = 10,
@@ -140,7 +165,8 @@ def create_app(api_key: str | None = None) -> FastAPI:
         filters = SearchFilters(
             book_ids=tuple(book), authors=tuple(author), formats=tuple(format), section_id=section
         )
-        result = search_from_env().search(
+        run = functools.partial(
+            search_from_env().search,
             q,
             mode=mode,
             k=k,
@@ -150,6 +176,8 @@ def create_app(api_key: str | None = None) -> FastAPI:
             collapse_books=per_book,
             context=context,
         )
+        # A section is resolved through Neo4j: such searches wait on the graph's threads.
+        result = await (graph.call(run) if section is not None else run_in_threadpool(run))
         query_log.submit(QueryLogEntry.from_result(result, "api"))
         return result.as_dict(with_plan=explain)
 
@@ -178,9 +206,13 @@ def create_app(api_key: str | None = None) -> FastAPI:
         return row
 
     @app.get("/books/{book_id}/toc", summary="A book's table of contents")
-    def book_toc(book_id: BookId) -> list[dict]:
+    async def book_toc(book_id: BookId) -> list[dict]:
         """Return the book's ToC entries in reading order."""
-        entries = Graph.from_env().toc(book_id)
+        settings = Neo4jSettings.from_env()
+        if settings is None:
+            raise HTTPException(503, "the ToC graph (Neo4j) is not configured")
+        outline = await graph.call(graph_queries(settings).outline, book_id)
+        entries = _reading_order(outline["sections"]) if outline else []
         if not entries:
             raise HTTPException(404, f"{book_id}: no ToC in the graph")
         fields = ("level", "title", "page", "page_label", "section_id")
@@ -206,7 +238,19 @@ def create_app(api_key: str | None = None) -> FastAPI:
 
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
-    app.add_middleware(QueryStringLimitMiddleware)
+    app.add_middleware(RequestSizeLimitMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
+    if loopback_port is not None:
+        app.add_middleware(LoopbackHostMiddleware, port=loopback_port)
     # Added last, so it is outermost and also counts the requests the key check refuses.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _reading_order(sections: list[dict]) -> list[dict]:
+    """Return the sections of an outline tree and all their subsections, in reading order."""
+    flat = []
+    for section in sections:
+        flat.append(section)
+        flat.extend(_reading_order(section["children"]))
+    return sorted(flat, key=lambda section: section["ordinal"])

@@ -4,7 +4,9 @@ Every parameter that sets how much work a request causes has a ceiling, so no si
 (and no client sending many) can make the server scan, rank or return without bound: the query
 text, the page (`k`, `offset`, `limit`), and each filter list, by number of values and length.
 The query string as a whole is capped before any parsing, so a megabyte of repeated `book=`
-parameters is refused (414) without being split into a list first.
+parameters is refused (414) without being split into a list first, and so are the headers (431).
+The server stops reading a request head at MAX_REQUEST_HEAD_BYTES (`hbi.api.server`), so no
+client makes it buffer more than that.
 """
 
 from __future__ import annotations
@@ -23,22 +25,28 @@ MAX_FILTER_CHARS = 300
 MAX_ID_CHARS = 300  # book ids are at most 100 characters, section ids shorter still
 MAX_BOOKS_PAGE = 1_000
 MAX_QUERY_STRING_BYTES = 16_384
+MAX_HEADER_BYTES = 16_384  # names and values together; browsers send a few KiB
+# The request line and headers: the two limits above, and room for the method and path.
+MAX_REQUEST_HEAD_BYTES = MAX_QUERY_STRING_BYTES + MAX_HEADER_BYTES + 1_024
 
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=MAX_FILTER_CHARS)]
 
 
-class QueryStringLimitMiddleware:
-    """Refuses (414) any request whose query string is longer than MAX_QUERY_STRING_BYTES."""
+class RequestSizeLimitMiddleware:
+    """Refuses a query string (414) or headers (431) over their limits, before any parsing."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_QUERY_STRING_BYTES) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and len(scope.get("query_string", b"")) > self.max_bytes:
-            response = JSONResponse(
-                {"detail": f"query string longer than {self.max_bytes} bytes"}, status_code=414
-            )
-            await response(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            refusal = None
+            if len(scope.get("query_string", b"")) > MAX_QUERY_STRING_BYTES:
+                refusal = (414, f"query string longer than {MAX_QUERY_STRING_BYTES} bytes")
+            elif sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+                refusal = (431, f"headers longer than {MAX_HEADER_BYTES} bytes")
+            if refusal is not None:
+                status, detail = refusal
+                await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
