@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import threading
+from pathlib import Path
 
 import click
-
-LOOPBACK_NAMES = ("localhost",)
-
-
-def is_loopback(host: str) -> bool:
-    """Return whether host only accepts connections from this machine."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from click.core import ParameterSource
 
 
 @click.command("serve")
@@ -27,7 +16,13 @@ def is_loopback(host: str) -> bool:
     "--api-key",
     envvar="HBI_API_KEY",
     show_envvar=True,
-    help="Require this X-API-Key header on every route but /health.",
+    help="Require this X-API-Key header on every route but /health. Prefer HBI_API_KEY or "
+    "--api-key-file: other users of the machine can read a command line (ps, /proc).",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the API key from this file (its first line).",
 )
 @click.option("--allow-open", is_flag=True, help="Listen beyond loopback even without an API key.")
 @click.option(
@@ -36,27 +31,47 @@ def is_loopback(host: str) -> bool:
     is_flag=True,
     help="Keep this home's index in step with the library's bundles while serving (a replica).",
 )
+@click.pass_context
 def serve(
-    host: str, port: int, api_key: str | None, allow_open: bool, follow_library: bool
+    ctx: click.Context,
+    host: str,
+    port: int,
+    api_key: str | None,
+    api_key_file: Path | None,
+    allow_open: bool,
+    follow_library: bool,
 ) -> None:
     """Serve the search API and a small search page over HTTP."""
-    if not is_loopback(host) and not api_key and not allow_open:
-        raise click.UsageError(
-            f"--host {host} is reachable from other machines: set --api-key (or HBI_API_KEY), "
-            "or pass --allow-open to serve it without one"
+    if api_key_file is not None:
+        lines = api_key_file.read_text().splitlines()
+        api_key = lines[0].strip() if lines else ""
+        if not api_key:
+            raise click.UsageError(f"--api-key-file {api_key_file} holds no key")
+    elif api_key and ctx.get_parameter_source("api_key") is ParameterSource.COMMANDLINE:
+        click.echo(
+            "warning: --api-key is visible to other users of this machine (ps, /proc/*/cmdline); "
+            "set HBI_API_KEY or use --api-key-file instead",
+            err=True,
         )
-    import uvicorn
+    from hbi.api.hosts import is_loopback
 
+    loopback = is_loopback(host)
+    if not loopback and not api_key and not allow_open:
+        raise click.UsageError(
+            f"--host {host} is reachable from other machines: set HBI_API_KEY (or "
+            "--api-key-file), or pass --allow-open to serve it without one"
+        )
     from hbi.api import create_app
+    from hbi.api.server import run
 
-    app = create_app(api_key=api_key or None)
+    app = create_app(api_key=api_key or None, loopback_port=port if loopback else None)
     protection = "API key required" if api_key else "no API key"
     stop = threading.Event()
     if follow_library:
         _start_replication(stop)
     click.echo(f"HBI API on http://{host}:{port} ({protection}); docs at /docs")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        run(app, host, port)
     finally:
         stop.set()
 
