@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from hbi.search.fusion import reciprocal_rank_fusion, single_list
+from hbi.search.fusion import BookList, best_per_book, reciprocal_rank_fusion, single_list
 from hbi.search.models import ListRank
 
 
@@ -58,3 +59,37 @@ def test_k_must_be_positive() -> None:
 def test_single_list_keeps_the_list_score() -> None:
     items = single_list([(3, 7.5), (1, 2.0)], "lexical")
     assert [(i.item, i.score, i.lists["lexical"].rank) for i in items] == [(3, 7.5, 1), (1, 2.0, 2)]
+
+
+def book_list(entries: list[tuple[int, int, float]]) -> BookList:
+    """A complete list from (chunk id, book number, score), best first."""
+    chunks, books, scores = zip(*entries, strict=True)
+    return BookList(np.array(chunks), np.array(books), np.array(scores))
+
+
+LEXICAL = [(1, 0, 9.0), (2, 0, 8.0), (3, 1, 7.0), (4, 2, 6.0)]
+SEMANTIC = [(5, 1, 0.9), (4, 2, 0.8), (2, 0, 0.7), (1, 0, 0.6), (3, 1, 0.5)]
+
+
+def test_best_per_book_is_each_books_first_item_of_the_fusion() -> None:
+    lists = {"lexical": LEXICAL, "semantic": SEMANTIC}
+    fused = reciprocal_rank_fusion({n: [(c, s) for c, _, s in e] for n, e in lists.items()})
+    book = {chunk: number for entries in lists.values() for chunk, number, _ in entries}
+    first: dict[int, object] = {}
+    for item in fused:
+        first.setdefault(book[item.item], item)
+    found = best_per_book({n: book_list(e) for n, e in lists.items()}, fuse=True)
+    assert [(i.item, i.score, i.lists) for i in found] == [
+        (i.item, i.score, i.lists) for i in first.values()
+    ]
+
+
+def test_best_per_book_of_one_list_keeps_its_scores() -> None:
+    found = best_per_book({"semantic": book_list(SEMANTIC)}, fuse=False)
+    assert [(i.item, i.score) for i in found] == [(5, 0.9), (4, 0.8), (2, 0.7)]
+    assert found[2].lists == {"semantic": ListRank(3, 0.7)}
+
+
+def test_passages_ahead_go_first_in_fused_order() -> None:
+    found = best_per_book({"semantic": book_list(SEMANTIC)}, fuse=False, ahead=np.array([1, 3]))
+    assert [i.item for i in found] == [1, 3, 4]

@@ -155,6 +155,30 @@ def test_a_filter_limits_the_binary_stage_to_its_chunks() -> None:
     assert len(hits) == 20 and {h[0] for h in hits} <= set(allowed.tolist())
 
 
+def test_chunk_similarities_are_every_chunks_best_row() -> None:
+    ids, vectors = clustered(400)
+    rows = np.concatenate([ids, ids[:100]])
+    sentences = np.roll(vectors[:100], 1, axis=1)
+    matrix = VectorMatrix(rows, np.vstack([vectors, sentences]), np.arange(500) >= 400)
+    query = vectors[7]
+    chunk_ids, similarities = matrix.chunk_similarities(query)
+    assert chunk_ids.tolist() == sorted(ids.tolist())
+    hits, _ = matrix.search(query, 400, exact_below=10_000)
+    listed = dict(zip(chunk_ids.tolist(), similarities.tolist(), strict=True))
+    assert dict(hits) == pytest.approx(listed)
+    chosen = matrix.rows_of(ids[:10])
+    chunk_ids, _ = matrix.chunk_similarities(query, chosen)
+    assert chunk_ids.tolist() == sorted(ids[:10].tolist())
+
+
+def test_won_by_sentence_names_chunks_nearest_through_a_sentence() -> None:
+    matrix = VectorMatrix(
+        np.array([4, 4, 6]), np.eye(3, 384, dtype=np.float32), np.array([0, 1, 0])
+    )
+    assert matrix.won_by_sentence(np.eye(3, 384, dtype=np.float32)[1], [4, 6]) == {4}
+    assert matrix.won_by_sentence(np.eye(3, 384, dtype=np.float32)[0], [4, 6]) == frozenset()
+
+
 def test_rows_of_gives_every_row_of_each_chunk() -> None:
     matrix = VectorMatrix(np.array([9, 5, 9, 3, 9]), np.eye(5, 384, dtype=np.float32))
     assert matrix.ids.tolist() == [3, 5, 9, 9, 9]
