@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Sourced by deploy/backup.sh and deploy/restore.sh: how they reach the stack.
 #   HBI_ENV_FILE        the stack's env file (default: deploy/.env)
-#   HBI_COMPOSE_FILES   the compose files, `:`-separated, relative to deploy/ (default:
-#                       docker-compose.yml; deploy/e2e.sh adds docker-compose.local.yml)
+#   HBI_COMPOSE_FILES   the compose files, `:`-separated, absolute or relative to deploy/
+#                       (default: docker-compose.yml; deploy/e2e.sh adds docker-compose.local.yml)
 
 deploy_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 env_file="${HBI_ENV_FILE:-$deploy_dir/.env}"
@@ -15,7 +15,9 @@ STATE_VOLUMES=(hbi_postgres_data hbi_minio_data hbi_neo4j_data hbi_data hbi_dags
 
 compose_files=()
 IFS=: read -r -a compose_names <<< "${HBI_COMPOSE_FILES:-docker-compose.yml}"
-for name in "${compose_names[@]}"; do compose_files+=(-f "$deploy_dir/$name"); done
+for name in "${compose_names[@]}"; do
+  case "$name" in /*) compose_files+=(-f "$name") ;; *) compose_files+=(-f "$deploy_dir/$name") ;; esac
+done
 
 compose() {
   if docker compose version >/dev/null 2>&1; then

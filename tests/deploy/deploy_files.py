@@ -99,9 +99,14 @@ def compose_command() -> list[str]:
 
 
 def run_compose(
-    env_file: Path, *args: str, timeout: float = 120, extra_env: dict[str, str] | None = None
+    env_file: Path,
+    *args: str,
+    timeout: float = 120,
+    extra_env: dict[str, str] | None = None,
+    extra_files: list[Path] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run Compose on deploy/docker-compose.yml with only env_file's variables; return the result.
+    """Run Compose on deploy/docker-compose.yml (and extra_files, overriding it) with only
+    env_file's variables; return the result.
 
     The environment is cleared (but for PATH, HOME and DOCKER_*) because Compose lets exported
     variables override the env file, and a developer's shell may hold HBI's local-stack exports.
@@ -110,7 +115,8 @@ def run_compose(
     # Which engine to talk to (DOCKER_HOST, DOCKER_CONTEXT, ...) is the machine's, not HBI's.
     env.update({k: v for k, v in os.environ.items() if k.startswith("DOCKER_")})
     env.update(extra_env or {})
-    command = [*compose_command(), "--env-file", str(env_file), "-f", str(COMPOSE_FILE), *args]
+    files = [arg for path in [COMPOSE_FILE, *(extra_files or [])] for arg in ("-f", str(path))]
+    command = [*compose_command(), "--env-file", str(env_file), *files, *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 

@@ -91,7 +91,8 @@ def test_no_deploy_file_holds_a_default_credential(path: Path) -> None:
         # As a value: not part of a longer word, and not a key (followed by `:` or `=`); an
         # upper-case match is the name of a variable (the stand-ins read POSTGRES_PASSWORD).
         value = rf"(?<![\w-]){re.escape(credential)}(?![\w-])(?!\s*[:=])"
-        found = [m.group() for m in re.finditer(value, text, re.IGNORECASE) if not m.group().isupper()]
+        matches = re.finditer(value, text, re.IGNORECASE)
+        found = [m.group() for m in matches if not m.group().isupper()]
         assert not found, f"{path.name} holds {credential!r}"
 
 

@@ -1,0 +1,117 @@
+"""What deploy/e2e.sh does from inside the stack's network, as a user's client would.
+
+Run in the HBI image on the stack's network (it has the `minio` package and Python):
+  python e2e_client.py upload FILE...        put files into the books bucket with the S3 API
+  python e2e_client.py delete KEY...         delete objects from the books bucket
+  python e2e_client.py search QUERY BOOK_ID  wait until the API finds BOOK_ID for QUERY; print hits
+  python e2e_client.py gone QUERY BOOK_ID    wait until the API no longer finds BOOK_ID
+  python e2e_client.py books N               wait until the API lists N books; print them
+The S3 endpoint and keys come from HBI's variables; the API is http://hbi-api:8000.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from minio import Minio
+
+API = os.environ.get("HBI_E2E_API", "http://hbi-api:8000")
+TIMEOUT = float(os.environ.get("HBI_E2E_TIMEOUT", "600"))
+
+
+def _bucket() -> tuple[Minio, str]:
+    client = Minio(
+        os.environ["HBI_MINIO_ENDPOINT"],
+        access_key=os.environ["HBI_MINIO_ACCESS_KEY"],
+        secret_key=os.environ["HBI_MINIO_SECRET_KEY"],
+        secure=False,
+    )
+    return client, os.environ.get("HBI_BOOKS_BUCKET", "books")
+
+
+def _get(path: str) -> object:
+    with urllib.request.urlopen(API + path, timeout=30) as response:
+        return json.load(response)
+
+
+def _hits(query: str) -> list[dict]:
+    found = _get("/search?" + urllib.parse.urlencode({"q": query, "k": 10}))
+    return found["hits"]  # type: ignore[index]
+
+
+def _wait(condition, what: str) -> object:
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            result = condition()
+        except OSError:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out after {TIMEOUT:.0f}s waiting until {what}")
+        time.sleep(1)
+
+
+def upload(paths: list[str]) -> None:
+    client, bucket = _bucket()
+    for path in paths:
+        client.fput_object(bucket, Path(path).name, path)
+        print(f"uploaded s3://{bucket}/{Path(path).name} ({Path(path).stat().st_size} bytes)")
+
+
+def delete(keys: list[str]) -> None:
+    client, bucket = _bucket()
+    for key in keys:
+        client.remove_object(bucket, key)
+        print(f"deleted s3://{bucket}/{key}")
+
+
+def search(query: str, book_id: str) -> None:
+    hits = _wait(
+        lambda: [h for h in _hits(query) if h["book_id"] == book_id],
+        f"the API finds {book_id} for {query!r}",
+    )
+    for hit in hits:
+        page = hit["page_label"] or hit["page_start"] or "-"
+        section = " > ".join(hit["section_path"])
+        print(f"  hit {hit['rank']}: {hit['book_id']} | {section} | page {page}")
+
+
+def gone(query: str, book_id: str) -> None:
+    _wait(
+        lambda: not any(h["book_id"] == book_id for h in _hits(query)),
+        f"the API no longer finds {book_id}",
+    )
+    print(f"the API no longer finds {book_id} for {query!r}")
+
+
+def books(count: int) -> None:
+    def listed() -> list[dict] | None:
+        found = _get("/books")
+        return found if len(found) == count else None  # type: ignore[arg-type,return-value]
+
+    for book in _wait(listed, f"the API lists {count} books"):  # type: ignore[union-attr]
+        print(f"  {book['book_id']}: {book['chunks']} chunks")
+
+
+if __name__ == "__main__":
+    command, *arguments = sys.argv[1:]
+    if command == "upload":
+        upload(arguments)
+    elif command == "delete":
+        delete(arguments)
+    elif command == "search":
+        search(*arguments)
+    elif command == "gone":
+        gone(*arguments)
+    elif command == "books":
+        books(int(arguments[0]))
+    else:
+        sys.exit(f"unknown command {command}")
