@@ -84,3 +84,13 @@ def test_app_metrics_route_serves_the_registry(
     assert 'hbi_http_requests_total{path="unmatched",status="404"} 1.0' in response.text
     assert "\nhbi_query_log_dropped_total 0.0\n" in response.text
     assert "\nprocess_resident_memory_bytes " in response.text
+
+
+def test_head_requests_are_counted_under_their_get_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HBI_HOME", str(tmp_path))
+    with TestClient(create_app(api_key="")) as client:
+        assert client.head("/metrics").status_code == 200
+        text = client.get("/metrics").text
+    assert 'hbi_http_requests_total{path="/metrics",status="200"} 1.0' in text

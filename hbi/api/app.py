@@ -239,11 +239,12 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
     app.add_middleware(RequestSizeLimitMiddleware)
-    app.add_middleware(HeadAsGetMiddleware)
     if loopback_port is not None:
         app.add_middleware(LoopbackHostMiddleware, port=loopback_port)
-    # Added last, so it is outermost and also counts the requests the key check refuses.
+    # Outside the checks, so it also counts the requests they refuse.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost, so a HEAD is counted under the GET route it is answered by.
+    app.add_middleware(HeadAsGetMiddleware)
     return app
 
 
