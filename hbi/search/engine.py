@@ -37,14 +37,20 @@ from hbi.search.models import (
     SearchMode,
     SearchResult,
 )
-from hbi.search.semantic import Embed, QueryEmbeddings, VectorCache, semantic_ranked
+from hbi.search.semantic import (
+    Embed,
+    QueryEmbeddings,
+    VectorCache,
+    semantic_by_book,
+    semantic_ranked,
+)
 from hbi.search.snippets import DEFAULT_MARKS, DEFAULT_WIDTH, HighlightTerms, make_snippet
 from hbi.search.tokens import Fts5Tokens
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from hbi.search.vectors import VectorMatrix, VectorSearchInfo
+    from hbi.search.vectors import VectorSearchInfo
 
 MAX_K = 1_000
 SubtreeResolver = Callable[[str], list[str]]
@@ -317,7 +323,8 @@ class LibrarySearch:
                 if book_id not in seen:
                     seen.add(book_id)
                     items.append(FusedItem(chunk_id, score, {"lexical": ListRank(rank, score)}))
-            plan.update(timings, lexical=lexical_plan.as_dict())
+            plan.update(timings, passages={"lexical": len(lexical)})
+            plan["lexical"] = lexical_plan.as_dict()
             return Ranking(items, plan, lexical_plan, version, mode)
 
         if self.settings.parallel and mode == "hybrid":
@@ -326,9 +333,13 @@ class LibrarySearch:
             lexical, lexical_plan, seconds = run_lexical()
             timings["lexical_ms"] = round(seconds * 1000, 2)
         leg_started = time.perf_counter()
-        semantic, vector, matrix, numbers = self._semantic_complete(
-            parsed, query, scope, version, query_vector
-        )
+        semantic = matrix = None
+        numbers: dict[str, int] = {}
+        vector = self._query_vector(parsed, query, scope, query_vector)
+        if vector is not None:
+            matrix = self.vectors.matrix(version)
+            allowed = None if scope.unlimited else self.store.chunk_ids_in(scope)
+            semantic, numbers = semantic_by_book(self.vectors, matrix, vector, allowed)
         timings["semantic_ms"] = round((time.perf_counter() - leg_started) * 1000, 2)
         if lexical_future is not None:
             lexical, lexical_plan, seconds = lexical_future.result()
@@ -353,15 +364,12 @@ class LibrarySearch:
         if holder is not None and words and len(words) >= EXACT_PHRASE_WORDS:
             ahead = np.array(self.store.phrase_passages(words, scope), dtype=np.int64)
             ahead = ahead[np.isin(ahead, holder.chunk_ids)]
+        weights = {
+            "lexical": self.settings.lexical_weight,
+            "semantic": self.settings.semantic_weight,
+        }
         items = best_per_book(
-            lists,
-            fuse=mode == "hybrid",
-            k=self.settings.rrf_k,
-            weights={
-                "lexical": self.settings.lexical_weight,
-                "semantic": self.settings.semantic_weight,
-            },
-            ahead=ahead,
+            lists, fuse=mode == "hybrid", k=self.settings.rrf_k, weights=weights, ahead=ahead
         )
         plan.update(timings)
         plan["passages"] = {name: len(entries.chunk_ids) for name, entries in lists.items()}
@@ -369,45 +377,18 @@ class LibrarySearch:
             plan["lexical"] = lexical_plan.as_dict()
         exact_passages = 0 if ahead is None else len(ahead)
         if mode == "hybrid":
-            plan["fusion"] = {"exact_passages": exact_passages, "method": "rrf"}
+            plan["fusion"] = {
+                "exact_passages": exact_passages,
+                "method": "rrf",
+                "k": self.settings.rrf_k,
+                "weights": weights,
+            }
         else:
             plan["exact_passages"] = exact_passages
         by_sentence = frozenset()
         if matrix is not None and vector is not None:
             by_sentence = matrix.won_by_sentence(vector, [item.item for item in items])
         return Ranking(items, plan, lexical_plan, version, mode, by_sentence)
-
-    def _semantic_complete(
-        self,
-        parsed: ParsedQuery,
-        query: str,
-        scope: Scope,
-        version: int,
-        query_vector: np.ndarray | None,
-    ) -> tuple[BookList | None, np.ndarray | None, VectorMatrix | None, dict[str, int]]:
-        """Return the complete semantic list (best first, with book numbers), the query's
-        vector, the matrix, and the numbers of the books (to extend with the lexical list's)."""
-        query_vector = self._query_vector(parsed, query, scope, query_vector)
-        if query_vector is None:
-            return None, None, None, {}
-        import numpy as np
-
-        matrix = self.vectors.matrix(version)
-        chunk_ids, book_numbers, book_ids = self.vectors.chunk_books(matrix)
-        numbers = {book_id: number for number, book_id in enumerate(book_ids)}
-        rows = None if scope.unlimited else matrix.rows_of(self.store.chunk_ids_in(scope))
-        ids, similarities = matrix.chunk_similarities(query_vector, rows)
-        # Chunks deleted since the matrix was read have no book and are not listed.
-        at = np.minimum(np.searchsorted(chunk_ids, ids), max(len(chunk_ids) - 1, 0))
-        known = chunk_ids[at] == ids if len(chunk_ids) else np.zeros(len(ids), bool)
-        ids, similarities, books = ids[known], similarities[known], book_numbers[at[known]]
-        order = np.lexsort((ids, -similarities))
-        return (
-            BookList(ids[order], books[order], similarities[order]),
-            query_vector,
-            matrix,
-            numbers,
-        )
 
     def _query_vector(
         self, parsed: ParsedQuery, query: str, scope: Scope, query_vector: np.ndarray | None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from hbi.index.search import IndexStore
+from hbi.search.fusion import BookList
 from hbi.search.models import DEFAULT_RESCORE, EXACT_BELOW
 
 if TYPE_CHECKING:
@@ -136,3 +137,25 @@ def semantic_ranked(
     """Return the `depth` nearest (chunk_id, cosine similarity) among allowed chunk ids."""
     rows = None if allowed is None else matrix.rows_of(allowed)
     return matrix.search(query_vector, depth, rows=rows, exact_below=exact_below, rescore=rescore)
+
+
+def semantic_by_book(
+    cache: VectorCache,
+    matrix: VectorMatrix,
+    query_vector: np.ndarray,
+    allowed: np.ndarray | None = None,
+) -> tuple[BookList, dict[str, int]]:
+    """Return every chunk (of allowed chunk ids) by exact similarity, best first (ties: lower
+    id), with its book's number, and the numbers of the books (for other lists to share)."""
+    import numpy as np
+
+    chunk_ids, book_numbers, book_ids = cache.chunk_books(matrix)
+    rows = None if allowed is None else matrix.rows_of(allowed)
+    ids, similarities = matrix.chunk_similarities(query_vector, rows)
+    # Chunks deleted since the matrix was read have no book and are not listed.
+    at = np.minimum(np.searchsorted(chunk_ids, ids), max(len(chunk_ids) - 1, 0))
+    known = chunk_ids[at] == ids if len(chunk_ids) else np.zeros(len(ids), bool)
+    ids, similarities, books = ids[known], similarities[known], book_numbers[at[known]]
+    order = np.lexsort((ids, -similarities))
+    numbers = {book_id: number for number, book_id in enumerate(book_ids)}
+    return BookList(ids[order], books[order], similarities[order]), numbers
