@@ -25,14 +25,18 @@ seconds_since() { echo $(( $(date +%s) - $1 )); }
 # The engine: Debian's docker.io where there is none, and dockerd started by hand where no init
 # system runs it (containers, CI machines).
 if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null || { say "installing docker.io"; apt-get install -y docker.io >/dev/null; }
+  if ! command -v dockerd >/dev/null; then
+    say "installing docker.io"
+    apt-get install -y docker.io >/dev/null || { apt-get update -q && apt-get install -y docker.io >/dev/null; }
+  fi
   say "starting dockerd"
   (dockerd >/var/log/dockerd.log 2>&1 &)
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null || { tail -20 /var/log/dockerd.log >&2; exit 1; }
 fi
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
-  say "installing docker-compose"; apt-get install -y docker-compose >/dev/null
+  say "installing docker-compose"
+  apt-get install -y docker-compose >/dev/null || { apt-get update -q && apt-get install -y docker-compose >/dev/null; }
 fi
 for name in hbi_net hbi_data hbi_postgres_data hbi_minio_data; do
   if docker inspect "$name" >/dev/null 2>&1; then
@@ -47,13 +51,14 @@ build_s=$(seconds_since "$started")
 work="$(mktemp -d)"
 env_file="$work/e2e.env"
 port() { "$repo_dir/.venv/bin/python" -c 'from hbi.stack.process import free_port; print(free_port())'; }
+secret() { "$repo_dir/.venv/bin/python" -c 'import secrets; print(secrets.token_hex(24))'; }
 {
   grep -v -E '^(COMPOSE_PROJECT_NAME|DAGSTER_POSTGRES_PASSWORD|HBI_MINIO_ACCESS_KEY|HBI_MINIO_SECRET_KEY|HBI_NEO4J_PASSWORD|HBI_DOCKER_GID|HBI_PUBLISH_[A-Z_]*PORT)=' "$deploy_dir/.env.example"
   echo "COMPOSE_PROJECT_NAME=hbi-e2e"
-  echo "DAGSTER_POSTGRES_PASSWORD=$(openssl rand -hex 24)"
+  echo "DAGSTER_POSTGRES_PASSWORD=$(secret)"
   echo "HBI_MINIO_ACCESS_KEY=hbi"
-  echo "HBI_MINIO_SECRET_KEY=$(openssl rand -hex 24)"
-  echo "HBI_NEO4J_PASSWORD=$(openssl rand -hex 24)"
+  echo "HBI_MINIO_SECRET_KEY=$(secret)"
+  echo "HBI_NEO4J_PASSWORD=$(secret)"
   echo "HBI_DOCKER_GID=$(stat -c %g /var/run/docker.sock)"
   echo "HBI_PUBLISH_UI_PORT=$(port)"
   echo "HBI_PUBLISH_API_PORT=$(port)"

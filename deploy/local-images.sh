@@ -37,7 +37,10 @@ trap 'rm -rf "$work"' EXIT
 if docker image inspect "$base" >/dev/null 2>&1; then
   say "$base exists; reusing it"
 else
-  command -v mmdebstrap >/dev/null || apt-get install -y --no-install-recommends mmdebstrap
+  if ! command -v mmdebstrap >/dev/null; then
+    apt-get install -y --no-install-recommends mmdebstrap ||
+      { apt-get update -q && apt-get install -y --no-install-recommends mmdebstrap; }
+  fi
   say "building $base with mmdebstrap from this host's apt sources"
   sources=()
   for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do

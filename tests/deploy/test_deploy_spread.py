@@ -20,7 +20,11 @@ from deploy_files import DAGSTER_YAML, REPO_ROOT
 from stack import Stack, build_images, docker, require_engine, run_workers
 
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
-BOOKS = sorted(p for p in CORPUS.iterdir() if p.suffix in (".pdf", ".epub", ".txt", ".md"))
+BOOKS = sorted(
+    p
+    for p in CORPUS.iterdir()
+    if p.suffix in (".pdf", ".epub", ".txt", ".md") and not p.name.startswith("MANIFEST")
+)
 INGEST_TIMEOUT = 1200
 RUN_TIMES = """
 import dagster as dg
