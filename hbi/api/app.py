@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hmac
 import os
 from collections.abc import AsyncIterator
@@ -35,7 +34,7 @@ from hbi.api.query_log_writer import QueryLogWriter
 from hbi.config import layout, load_stack_env
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
-from hbi.search.models import SearchError, SearchFilters, SectionNotFoundError
+from hbi.search.models import SearchError, SearchFilters, SearchResult, SectionNotFoundError
 from hbi.search.query_log import QueryLog, QueryLogEntry
 from hbi.search.service import Neo4jSettings, graph_queries, search_from_env
 
@@ -165,17 +164,19 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         filters = SearchFilters(
             book_ids=tuple(book), authors=tuple(author), formats=tuple(format), section_id=section
         )
-        run = functools.partial(
-            search_from_env().search,
-            q,
-            mode=mode,
-            k=k,
-            offset=offset,
-            filters=filters,
-            explain=explain,
-            collapse_books=per_book,
-            context=context,
-        )
+
+        def run() -> SearchResult:
+            return search_from_env().search(
+                q,
+                mode=mode,
+                k=k,
+                offset=offset,
+                filters=filters,
+                explain=explain,
+                collapse_books=per_book,
+                context=context,
+            )
+
         # A section is resolved through Neo4j: such searches wait on the graph's threads.
         result = await (graph.call(run) if section is not None else run_in_threadpool(run))
         query_log.submit(QueryLogEntry.from_result(result, "api"))
@@ -250,8 +251,9 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
 
 def _reading_order(sections: list[dict]) -> list[dict]:
     """Return the sections of an outline tree and all their subsections, in reading order."""
-    flat = []
-    for section in sections:
+    flat, pending = [], list(sections)
+    while pending:
+        section = pending.pop()
         flat.append(section)
-        flat.extend(_reading_order(section["children"]))
+        pending.extend(section["children"])
     return sorted(flat, key=lambda section: section["ordinal"])
