@@ -102,4 +102,7 @@ def run(app: FastAPI, host: str, port: int) -> None:
         http=BoundedH11Protocol,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         timeout_keep_alive=KEEP_ALIVE_S,
+        # The API has no WebSocket route; an upgrade would hand the connection to a protocol
+        # without the request deadline.
+        ws="none",
     )

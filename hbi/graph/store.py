@@ -45,9 +45,16 @@ class GraphClient:
 
     def health(self) -> ServiceHealth:
         """Return whether Bolt answers a query with HBI's credentials, and the server version."""
-        # A plain session.run, not execute_query: a health check reports at once, it never retries.
+        # A plain session.run, not execute_query: a health check reports at once, it never retries,
+        # and it waits no longer to connect than a read does (/health needs no API key).
         try:
-            with self.driver() as driver, driver.session(database=self.database) as session:
+            with (
+                self.driver(
+                    connection_timeout_s=config.NEO4J_READ_CONNECT_TIMEOUT_S,
+                    acquisition_timeout_s=config.NEO4J_READ_ACQUISITION_TIMEOUT_S,
+                ) as driver,
+                driver.session(database=self.database) as session,
+            ):
                 record = session.run(
                     "CALL dbms.components() YIELD versions, edition "
                     "RETURN versions[0] AS version, edition"
