@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
@@ -41,6 +42,7 @@ class Ingest:
     most_running: int  # run containers running at once, at most
     workers: dict[str, dict]  # every ingest_book run container seen, by id
     run_seconds: list[float]  # each run's own time, as Dagster recorded it
+    load: float  # the host's 1-minute load average at the end: other work skews the times
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,8 @@ def _ingest_corpus(stack: Stack) -> Ingest:
         time.sleep(1)
     seconds = time.monotonic() - started
     run_seconds = json.loads(stack.in_code_server(RUN_TIMES))
-    return Ingest(seconds, most_running, workers, run_seconds)
+    load = float(Path("/proc/loadavg").read_text().split()[0])
+    return Ingest(seconds, most_running, workers, run_seconds, load)
 
 
 @dataclass(frozen=True)
@@ -151,17 +154,19 @@ def test_speedup_over_one_run_at_a_time_is_reported(
     with capsys.disabled():
         print(
             f"\n[spread] {len(BOOKS)} books, upload to all in the API: one run at a time "
-            f"{one_at_a_time.seconds:.0f}s, up to 4 at once {concurrent.seconds:.0f}s "
-            f"(at most {concurrent.most_running} running): {speedup:.2f}x on this host"
+            f"{one_at_a_time.seconds:.0f}s (load {one_at_a_time.load:.1f}), up to 4 at once "
+            f"{concurrent.seconds:.0f}s (load {concurrent.load:.1f}, at most "
+            f"{concurrent.most_running} running): {speedup:.2f}x on this host"
         )
         print(
             f"[spread] runs alone took {sum(one_at_a_time.run_seconds):.0f}s in all, the "
             f"longest {longest:.0f}s; 4 at once {sum(concurrent.run_seconds):.0f}s in all"
         )
+        # Each host running one run at a time, as measured: the books divide among the hosts,
+        # and no ingest is shorter than its longest book's run.
         for machines in (2, 4, 8):
-            bound = min(machines * speedup, one_at_a_time.seconds / longest)
+            bound = min(machines, one_at_a_time.seconds / longest)
             print(
-                f"[spread] on {machines} such hosts at most {bound:.1f}x: runs need only the "
-                "network services, and no ingest is shorter than its longest book's run"
+                f"[spread] on {machines} such hosts, one run at a time each: {bound:.1f}x, at most"
             )
     assert speedup > 0
