@@ -144,9 +144,7 @@ class Stack:
 
     def client(self, *args: str, mounts: tuple[str, ...] = (), timeout: float = 900) -> str:
         """Run deploy/e2e_client.py in the HBI image on the stack's network; return its output."""
-        volumes = [f"{DEPLOY_DIR / 'e2e_client.py'}:/e2e_client.py:ro"]
-        for mount in mounts:
-            volumes.append(mount)
+        volumes = [f"{DEPLOY_DIR / 'e2e_client.py'}:/e2e_client.py:ro", *mounts]
         command = ["run", "--rm", "--network", "hbi_net", "--user", "0"]
         for volume in volumes:
             command += ["-v", volume]
