@@ -11,6 +11,7 @@ from hbi.backup.full import apply_retention, take_full_backup, verify_full_backu
 from hbi.bundle.bucket import BackupError, full_backup_ids
 from hbi.catalog import default_catalog_path
 from hbi_assets.books import book_bundle
+from hbi_assets.index import search_index
 from hbi_assets.library import library_catalog
 from hbi_assets.retries import retry_transient_errors
 from hbi_resources.catalog import CatalogResource
@@ -85,7 +86,11 @@ def newest_full_backup_verifies(object_store: ObjectStoreResource) -> dg.AssetCh
     return dg.AssetCheckResult(passed=True, metadata=verified)
 
 
-full_backup_job = dg.define_asset_job("full_backup", selection=[library_backup])
+# The backup's catalog is built in the same run: a run may execute where no index or catalog
+# is kept between runs (a run container in deploy/, a pod), and there it starts from nothing.
+full_backup_job = dg.define_asset_job(
+    "full_backup", selection=[search_index, library_catalog, library_backup]
+)
 nightly_backup = dg.ScheduleDefinition(
     name="nightly_full_backup",
     job=full_backup_job,
