@@ -2,7 +2,7 @@
 index writer, and the API answers for every book.
 
 The 8 corpus books are put into the books bucket at once, with `max_concurrent_runs` as shipped
-(4); with HBI_SPREAD_BASELINE=1, then again on a fresh stack whose daemon starts one run at a
+(4); with `-m 'docker and benchmark'`, then again on a fresh stack whose daemon starts one run at a
 time, and the test prints both times, the speedup, and what it would be on N machines (CI leaves
 the baseline out for time; deploy/README.md has its figures). Marked `docker` (see
 test_deploy_stack).
@@ -11,7 +11,6 @@ test_deploy_stack).
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -111,8 +110,6 @@ def spread(image: str, tmp_path_factory: pytest.TempPathFactory) -> Spread:
 @pytest.fixture(scope="module")
 def one_at_a_time(spread: Spread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
     """The corpus ingested by a fresh stack whose daemon starts one run at a time."""
-    if os.environ.get("HBI_SPREAD_BASELINE") != "1":
-        pytest.skip("the one-run-at-a-time baseline takes minutes more: HBI_SPREAD_BASELINE=1")
     folder = tmp_path_factory.mktemp("sequential")
     instance = yaml.safe_load(DAGSTER_YAML.read_text())
     instance["concurrency"]["runs"]["max_concurrent_runs"] = 1
@@ -149,6 +146,7 @@ def test_api_answers_for_every_book_after_the_spread(spread: Spread) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.benchmark
 def test_speedup_over_one_run_at_a_time_is_reported(
     spread: Spread, one_at_a_time: Ingest, capsys: pytest.CaptureFixture[str]
 ) -> None:
