@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import apsw
 
@@ -140,3 +141,134 @@ def consistency(connection: apsw.Connection) -> dict[str, int]:
             "WHERE chunk_id NOT IN (SELECT chunk_id FROM chunk_vectors)"
         ),
     }
+
+
+_CHUNK_SELECT = (
+    "SELECT "
+    + ", ".join(f"c.{name}" for name in CHUNK_COLUMNS.split(", "))
+    + ", c.book_title AS title, s.path AS section_titles "
+    "FROM chunks c LEFT JOIN sections s ON s.section_id = c.section_id "
+)
+
+
+def _decode_chunks(rows: list[dict]) -> list[dict]:
+    for row in rows:
+        titles = row.pop("section_titles")
+        # The sections' JSON path, not the FTS column joined with ' > ', which a title may hold.
+        row["section_path"] = json.loads(titles) if titles is not None else []
+        row["page_label"] = row["page_label_start"]
+        row["is_matter"] = bool(row["is_matter"])
+    return rows
+
+
+def chunk(connection: apsw.Connection, chunk_id: int) -> dict | None:
+    """Return the chunk's row with its book `title`, `section_path` titles and `page_label`."""
+    rows = _dicts(connection, _CHUNK_SELECT + "WHERE c.chunk_id = ?", (chunk_id,))
+    return _decode_chunks(rows)[0] if rows else None
+
+
+def chunks_around(
+    connection: apsw.Connection, chunk_id: int, before: int, after: int
+) -> tuple[list[dict], list[dict]]:
+    """Return up to `before` chunks preceding the chunk and `after` following it, in reading
+    order, from the same book (both empty when the chunk is unknown)."""
+    found = connection.execute(
+        "SELECT book_id, ordinal FROM chunks WHERE chunk_id = ?", (chunk_id,)
+    ).fetchone()
+    if found is None:
+        return [], []
+    book_id, ordinal = found
+    earlier = _dicts(
+        connection,
+        _CHUNK_SELECT + "WHERE c.book_id = ? AND c.ordinal < ? ORDER BY c.ordinal DESC LIMIT ?",
+        (book_id, ordinal, max(before, 0)),
+    )
+    later = _dicts(
+        connection,
+        _CHUNK_SELECT + "WHERE c.book_id = ? AND c.ordinal > ? ORDER BY c.ordinal LIMIT ?",
+        (book_id, ordinal, max(after, 0)),
+    )
+    return _decode_chunks(earlier[::-1]), _decode_chunks(later)
+
+
+def chunks_on_pages(
+    connection: apsw.Connection, book_id: str, first_page: int, last_page: int
+) -> list[dict]:
+    """Return the book's chunks whose pages overlap first_page..last_page, in reading order."""
+    return _decode_chunks(
+        _dicts(
+            connection,
+            _CHUNK_SELECT + "WHERE c.book_id = ? AND c.page_start <= ? "
+            "AND coalesce(c.page_end, c.page_start) >= ? ORDER BY c.ordinal",
+            (book_id, last_page, first_page),
+        )
+    )
+
+
+def section_chunks(connection: apsw.Connection, book_id: str, section_id: str | None) -> list[dict]:
+    """Return the section's own chunks in reading order; None gives the chunks in no section
+    (front matter before the first ToC entry)."""
+    if section_id is None:
+        where, params = "WHERE c.book_id = ? AND c.section_id IS NULL", (book_id,)
+    else:
+        where, params = "WHERE c.book_id = ? AND c.section_id = ?", (book_id, section_id)
+    return _decode_chunks(_dicts(connection, _CHUNK_SELECT + where + " ORDER BY c.ordinal", params))
+
+
+def index_terms(
+    connection: apsw.Connection,
+    *,
+    book_ids: Sequence[str] | None = None,
+    term: str | None = None,
+    prefix: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict], int]:
+    """Return one page of back-of-book index terms and how many match in all.
+
+    `term` matches a whole term and `prefix` its start, both ignoring case; None for `book_ids`
+    searches every book. Each row carries its book's `title` and `sections`: the cited sections'
+    ids, titles and pages, where the index still holds them.
+    """
+    clauses, params = [], []
+    if book_ids is not None:
+        clauses.append(f"t.book_id IN ({', '.join('?' * len(book_ids))})" if book_ids else "0")
+        params.extend(book_ids)
+    if term is not None:
+        clauses.append("t.term = ? COLLATE NOCASE")
+        params.append(term)
+    if prefix:
+        # LIKE treats % and _ as wildcards; escaped, a prefix matches only itself.
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append("t.term LIKE ? ESCAPE '\\'")
+        params.append(escaped + "%")
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    total = connection.execute(
+        f"SELECT count(*) FROM index_terms t {where}", tuple(params)
+    ).fetchone()[0]
+    rows = _dicts(
+        connection,
+        "SELECT t.term_id, t.book_id, b.title, t.term, t.parents, t.pages, t.section_ids "
+        f"FROM index_terms t JOIN books b ON b.book_id = t.book_id {where} "
+        # Alphabetical by the whole heading, so a subentry follows its parent as in the book.
+        "ORDER BY lower((SELECT group_concat(value, char(31)) FROM "
+        "(SELECT value FROM json_each(t.parents) UNION ALL SELECT t.term))), t.book_id "
+        "LIMIT ? OFFSET ?",
+        (*params, max(limit, 0), max(offset, 0)),
+    )
+    for row in rows:
+        for key in ("parents", "pages", "section_ids"):
+            row[key] = json.loads(row[key])
+    cited = sorted({section_id for row in rows for section_id in row["section_ids"]})
+    known = {
+        row["section_id"]: row
+        for row in _dicts(
+            connection,
+            "SELECT section_id, title, page, page_label FROM sections "
+            f"WHERE section_id IN ({', '.join('?' * len(cited))})",
+            tuple(cited),
+        )
+    }
+    for row in rows:
+        row["sections"] = [known[s] for s in row["section_ids"] if s in known]
+    return rows, total
