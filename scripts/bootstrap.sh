@@ -34,6 +34,9 @@ if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then apt_install 
 command -v mvn >/dev/null || apt_install maven
 # The deploy tests resolve deploy/docker-compose.yml with Compose itself (no engine needed).
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || apt_install docker-compose
+# The browser tests (tests/web) drive Debian's Chromium through Playwright, which never downloads
+# a browser of its own.
+command -v chromium >/dev/null || apt_install chromium
 
 command -v go >/dev/null || apt_install golang-go
 

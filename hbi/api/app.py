@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,19 +29,26 @@ from hbi.api.limits import (
     RequestSizeLimitMiddleware,
 )
 from hbi.api.metrics import ApiMetrics, MetricsMiddleware
-from hbi.api.page import SEARCH_PAGE
+from hbi.api.page import is_web_request, page_router, static_mount
 from hbi.api.query_log_writer import QueryLogWriter
+from hbi.api.reader_routes import reader_router
 from hbi.config import layout, load_stack_env
+from hbi.graph.queries import reading_order
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
 from hbi.search.models import SearchError, SearchFilters, SearchResult, SectionNotFoundError
 from hbi.search.query_log import QueryLog, QueryLogEntry
 from hbi.search.service import Neo4jSettings, graph_queries, search_from_env
+from hbi.search.snippets import DEFAULT_MARKS
 
 API_KEY_ENV = "HBI_API_KEY"
 API_KEY_HEADER = "X-API-Key"
-# Health is for load balancers and the page is static HTML that asks for the key itself.
-OPEN_PATHS = frozenset({"/health", "/"})
+# Health is for load balancers; the web app's pages and static files (is_web_request) hold no
+# library data and ask for the key themselves.
+OPEN_PATHS = frozenset({"/health"})
+# How /search marks query terms in snippets: brackets for people and scripts, or private-use
+# characters that no book text holds, which the web app turns into <mark> elements.
+SNIPPET_MARKS = {"brackets": DEFAULT_MARKS, "private-use": ("\ue000", "\ue001")}
 BookId = Annotated[str, Path(max_length=MAX_ID_CHARS)]
 
 
@@ -52,16 +59,30 @@ def api_key_matches(given: str | bytes, api_key: str | bytes) -> bool:
     return hmac.compare_digest(given, api_key)
 
 
+def bearer_token(authorization: bytes) -> bytes:
+    """Return the token of an `Authorization: Bearer <token>` value, else b""."""
+    scheme, _, token = authorization.partition(b" ")
+    return token.strip() if scheme.lower() == b"bearer" else b""
+
+
 class ApiKeyMiddleware:
-    """Refuses (401) every request but OPEN_PATHS whose X-API-Key header is not the key."""
+    """Refuses (401) requests whose X-API-Key is not the key, but OPEN_PATHS and the web app's."""
 
     def __init__(self, app: ASGIApp, api_key: str) -> None:
         self.app = app
         self._key = api_key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            given = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode(), b"")
+        if (
+            scope["type"] == "http"
+            and scope["path"] not in OPEN_PATHS
+            and not is_web_request(scope)
+        ):
+            headers = dict(scope["headers"])
+            # MCP clients send a key as a bearer token.
+            given = headers.get(API_KEY_HEADER.lower().encode()) or bearer_token(
+                headers.get(b"authorization", b"")
+            )
             if not api_key_matches(given, self._key):
                 response = JSONResponse(
                     {"detail": f"missing or wrong {API_KEY_HEADER} header"},
@@ -96,10 +117,17 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
     query_log = QueryLogWriter(QueryLog(layout().query_log))
     graph = GraphGate()
+    # Imported here, not above: hbi.mcp reads through this package's graph gate and health.
+    from hbi.mcp.server import MCP_PATH, QUERY_LOG_SOURCE, mcp_http
+
+    mcp = mcp_http(
+        graph, lambda result: query_log.submit(QueryLogEntry.from_result(result, QUERY_LOG_SOURCE))
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp.running():
+            yield
         graph.close()
         await asyncio.to_thread(query_log.close)
 
@@ -109,6 +137,10 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         description="Hybrid (BM25 + vector) search over a library of books.",
         lifespan=lifespan,
     )
+    # First, so that a browser's navigation to /library gets the page, not GET /library's JSON.
+    app.include_router(page_router)
+    app.router.routes.append(static_mount)
+    app.add_route(MCP_PATH, mcp.endpoint, include_in_schema=False)
     metrics = ApiMetrics()
     metrics.count_from(
         "hbi_query_log_dropped_total",
@@ -131,10 +163,6 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
             status_code=503,
             headers={"Retry-After": str(exc.retry_after_s)},
         )
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def search_page() -> str:
-        return SEARCH_PAGE
 
     @app.get("/search", summary="Search the library")
     async def search(
@@ -159,6 +187,10 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         explain: bool = False,
         per_book: bool = False,
         context: bool = False,
+        marks: Annotated[
+            Literal["brackets", "private-use"],
+            Query(description="How snippets mark query terms: [ ] or U+E000 U+E001"),
+        ] = "brackets",
     ) -> dict:
         """Return `{"query", "mode", "took_ms", "hits"}`, as `hbi search --json` prints it."""
         filters = SearchFilters(
@@ -175,6 +207,7 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
                 explain=explain,
                 collapse_books=per_book,
                 context=context,
+                marks=SNIPPET_MARKS[marks],
             )
 
         # A section is resolved through Neo4j: such searches wait on the graph's threads.
@@ -213,7 +246,7 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         if settings is None:
             raise HTTPException(503, "the ToC graph (Neo4j) is not configured")
         outline = await graph.call(graph_queries(settings).outline, book_id)
-        entries = _reading_order(outline["sections"]) if outline else []
+        entries = reading_order(outline["sections"]) if outline else []
         if not entries:
             raise HTTPException(404, f"{book_id}: no ToC in the graph")
         fields = ("level", "title", "page", "page_label", "section_id")
@@ -237,6 +270,8 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         body, content_type = metrics.exposition(request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
+    app.include_router(reader_router())
+
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
     app.add_middleware(RequestSizeLimitMiddleware)
@@ -247,13 +282,3 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
     # Outermost, so a HEAD is counted under the GET route it is answered by.
     app.add_middleware(HeadAsGetMiddleware)
     return app
-
-
-def _reading_order(sections: list[dict]) -> list[dict]:
-    """Return the sections of an outline tree and all their subsections, in reading order."""
-    flat, pending = [], list(sections)
-    while pending:
-        section = pending.pop()
-        flat.append(section)
-        pending.extend(section["children"])
-    return sorted(flat, key=lambda section: section["ordinal"])

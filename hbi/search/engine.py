@@ -136,13 +136,15 @@ class LibrarySearch:
         collapse_books: bool = False,
         context: bool = False,
         query_vector: np.ndarray | None = None,
+        marks: tuple[str, str] | None = None,
     ) -> SearchResult:
         """Return a page of passages answering query, best first.
 
         `k` hits from `offset`; `collapse_books` gives each book's best passage only
         (`book_ranking`);
         `explain` adds each hit's rank and score in each list and the plan; `context` adds the
-        previous and next passage; `query_vector` replaces embedding the query.
+        previous and next passage; `query_vector` replaces embedding the query; `marks` replace
+        the settings' highlight marks around snippet terms.
         """
         started = time.perf_counter()
         if mode not in MODES:
@@ -152,6 +154,7 @@ class LibrarySearch:
         if offset < 0:
             raise SearchError(f"offset must be >= 0, got {offset}")
         filters = filters or SearchFilters()
+        marks = marks or self.settings.highlight
         parsed = parse_query(query, self.tokens.has_token)
         if collapse_books:
             ranking = self.book_ranking(parsed, query, mode, filters, query_vector)
@@ -176,7 +179,8 @@ class LibrarySearch:
             row = rows.get(item.item)
             if row is None:  # deleted since the book lookup
                 continue
-            hits.append(self._hit(len(hits) + offset + 1, item, row, terms, ranking, explain))
+            rank = len(hits) + offset + 1
+            hits.append(self._hit(rank, item, row, terms, ranking, explain, marks))
             if context:
                 hits[-1].context = self.store.neighbours(row["book_id"], row["ordinal"])
         plan = {**ranking.plan, "candidates": known} if explain else {}
@@ -491,6 +495,7 @@ class LibrarySearch:
         terms: HighlightTerms,
         ranking: Ranking,
         explain: bool,
+        marks: tuple[str, str],
     ) -> SearchHit:
         text = row["text"]
         snippet = make_snippet(
@@ -498,7 +503,7 @@ class LibrarySearch:
             self.tokens.spans(text),
             terms,
             width=self.settings.snippet_width,
-            marks=self.settings.highlight,
+            marks=marks,
         )
         hit = SearchHit(
             rank=rank,
