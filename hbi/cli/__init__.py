@@ -70,6 +70,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "eval": ("hbi.eval.cli", "eval_group", "Measure search quality."),
     "serve": ("hbi.cli.serve", "serve", "Serve the search API and a small search page over HTTP."),
+    "mcp": (
+        "hbi.cli.mcp",
+        "mcp",
+        "Serve the library to an AI assistant as an MCP server over stdio (read-only tools).",
+    ),
     "backup": (
         "hbi.cli.backup",
         "backup",

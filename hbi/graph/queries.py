@@ -136,3 +136,14 @@ class GraphQueries:
             "ORDER BY book_id, term",
             term=term,
         )
+
+
+def reading_order(sections: list[dict]) -> list[dict]:
+    """Return the sections of an outline tree (`GraphQueries.outline`) and all their subsections,
+    in reading order."""
+    flat, pending = [], list(sections)
+    while pending:
+        section = pending.pop()
+        flat.append(section)
+        pending.extend(section["children"])
+    return sorted(flat, key=lambda section: section["ordinal"])
