@@ -46,7 +46,7 @@ async function loadTerms(prefix, offset) {
   const pager = document.getElementById("terms-pager");
   const termsStatus = document.getElementById("terms-status");
   const { body, headers } = await api(`/books/${bookPath(bookId)}/terms`, {
-    prefix, limit: TERMS_PAGE, offset,
+    prefix: prefix || null, limit: TERMS_PAGE, offset,
   });
   const total = parseInt(headers.get("X-Total-Count") || "0", 10);
   list.replaceChildren(...body.map((term) => {

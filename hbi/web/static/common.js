@@ -97,6 +97,12 @@ async function request(path, accept) {
   }
 }
 
+// Chunk ids are 64-bit integers, past what a JavaScript number holds exactly: they are read as
+// strings. Inside a JSON string a quote is escaped (\"), so book text never matches the key.
+function parseJson(text) {
+  return JSON.parse(text.replace(/"chunk_id":\s*(-?\d+)/g, '"chunk_id":"$1"'));
+}
+
 async function failure(response) {
   let detail = response.statusText;
   try {
@@ -107,18 +113,19 @@ async function failure(response) {
   return new ApiError(response.status, detail);
 }
 
-// Returns {body, headers} of a JSON API call; asks for the key on 401; throws ApiError.
+// Returns {body, headers} of a JSON API call (null parameters left out); asks for the key on
+// 401; throws ApiError.
 export async function api(path, params = {}) {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     for (const one of [value].flat()) {
-      if (one !== null && one !== undefined && one !== "") query.append(name, one);
+      if (one !== null && one !== undefined) query.append(name, one);
     }
   }
   const url = query.size ? `${path}?${query}` : path;
   const response = await request(url, "application/json");
   if (!response.ok) throw await failure(response);
-  return { body: await response.json(), headers: response.headers };
+  return { body: parseJson(await response.text()), headers: response.headers };
 }
 
 // Returns an object URL for an image from the API (an <img> cannot send the key header).
@@ -132,11 +139,12 @@ export function bookPath(bookId) {
   return encodeURIComponent(bookId);
 }
 
-// Returns the reader's URL for a place in a book: a PDF by page, other formats by section.
+// Returns the reader's URL for a place in a book: a PDF by page, other formats by section
+// (section "" is the front matter before the first ToC entry).
 export function readerHref(bookId, { format, page, section, chunk }) {
   const params = new URLSearchParams();
   if (format === "pdf" && page) params.set("page", page);
-  else if (section) params.set("section", section);
+  else if (section !== null && section !== undefined) params.set("section", section);
   else if (page) params.set("page", page);
   if (chunk !== null && chunk !== undefined) params.set("chunk", chunk);
   return `/books/${bookPath(bookId)}/read?${params}`;

@@ -77,23 +77,38 @@ function fitTextLayer(view) {
 
 // --- other formats: one section ---------------------------------------------------------------
 
+// Returns the section's paragraphs. Passages break at blank lines or inside a paragraph: the
+// text after a passage that stops mid-sentence goes on in the same paragraph.
+function paragraphsOf(chunks) {
+  const paragraphs = [];
+  let open = null;
+  for (const part of chunks) {
+    const pieces = part.text.split(/\n\s*\n/);
+    pieces.forEach((piece, index) => {
+      const continued = index === 0 && open;
+      const text = continued ? piece : piece.trimStart();
+      if (!text.trim()) return;
+      const paragraph = continued ? open : el("p");
+      if (!continued) paragraphs.push(paragraph);
+      paragraph.append(part.mark ? el("mark", {}, text) : text);
+      const last = index === pieces.length - 1;
+      open = last && !/[.!?:;"”’)\]]\s*$/.test(text) ? paragraph : null;
+    });
+  }
+  return paragraphs;
+}
+
 async function showSection(book, section) {
   const { body: passage } = await api(`/books/${bookPath(bookId)}/passage`, { section, chunk });
   const page = passage.page_label || passage.page;
   show(passage.title, passage.breadcrumb,
     [passage.section_title, page ? `page ${page}` : null].filter(Boolean).join(" · "));
   const to = (target) => target && {
-    href: readerHref(bookId, { format: book.format, section: target.section_id }),
+    href: readerHref(bookId, { format: book.format, section: target.section_id ?? "" }),
     label: target.title,
   };
   navigation(to(passage.prev), to(passage.next));
-  const article = el("div", { class: "passage" });
-  for (const part of passage.chunks) {
-    const paragraphs = part.text.split(/\n\s*\n/).filter((text) => text.trim());
-    article.append(el("div", { class: "chunk", "data-chunk-id": part.chunk_id },
-      paragraphs.map((text) => el("p", {}, part.mark ? el("mark", {}, text) : text))));
-  }
-  content.replaceChildren(article);
+  content.replaceChildren(el("div", { class: "passage" }, paragraphsOf(passage.chunks)));
   showStatus(status, "");
   revealMark();
 }

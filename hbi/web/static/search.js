@@ -141,8 +141,8 @@ async function runSearch(state) {
   try {
     const { body } = await api("/search", {
       q: state.q, mode: state.mode, k: PAGE_SIZE, offset: (state.page - 1) * PAGE_SIZE,
-      book: state.book, author: state.author, format: state.format, section: state.section,
-      per_book: state.per_book ? "true" : "", explain: state.explain ? "true" : "",
+      book: state.book || null, author: state.author || null, format: state.format || null,
+      section: state.section || null, per_book: state.per_book, explain: state.explain,
       marks: "private-use",
     });
     if (number !== searchNumber) return;  // a newer search has started
