@@ -186,9 +186,13 @@ async function start() {
   } catch (error) {
     showStatus(status, describeError(error), true);
   }
-  await fillForm(state);
-  if (state.q) await runSearch(state);
-  else form.q.focus();
+  if (state.q) {
+    await fillForm(state);
+    await runSearch(state);
+  } else {
+    // Nothing to restore: leave what the reader may have typed or chosen meanwhile.
+    form.q.focus();
+  }
 }
 
 start();
