@@ -19,6 +19,7 @@ from hbi.bundle.bucket import (
     publish_bundle,
 )
 from hbi.bundle.build import bundle_rows, known_vectors, prepare_book, toc_markdown
+from hbi.bundle.failures import clear_failure, record_failure
 from hbi.bundle.files import BookBundle, BundleError, bundle_fingerprint
 from hbi.errors import BookError
 from hbi_assets.partitions import books_partitions
@@ -101,6 +102,7 @@ def book_bundle(
                 data, book_id=book_id, object_key=key, etag=etag, tokenizer=model
             )
         except BookError as exc:
+            record_failure(object_store, book_id, key, etag, exc.kind, exc.reason, str(exc))
             raise dg.Failure(
                 description=str(exc),
                 metadata={"object_key": key, "error": exc.kind, "reason": exc.reason},
@@ -116,6 +118,7 @@ def book_bundle(
         write_started = time.perf_counter()
         fingerprint = bundle_fingerprint(bundle)
         published = publish_bundle(object_store, bundle, fingerprint, object_key=key, etag=etag)
+        clear_failure(object_store, book_id)
         book = prepared.rows.book
         sections = [vars(s) for s in prepared.rows.sections]
         return dg.MaterializeResult(

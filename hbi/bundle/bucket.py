@@ -9,6 +9,8 @@ library/<book id>.json                                      (the books in the li
 sources/<file SHA-256>.json                                 (the newest bundle of that file, so a
                                                              renamed file reuses its vectors)
 full/<backup id>/catalog.parquet, manifest.json             (a dated list of the library's bundles)
+failures/<book id>.json                                     (why the book's last run failed, until
+                                                             it next succeeds: failures.py)
 ```
 
 A folder counts only once its manifest.json is there: uploads write it last. The indexes are

@@ -272,3 +272,39 @@ def index_terms(
     for row in rows:
         row["sections"] = [known[s] for s in row["section_ids"] if s in known]
     return rows, total
+
+
+def section(connection: apsw.Connection, section_id: str) -> dict | None:
+    """Return the ToC section's row (path decoded), or None if no book has it."""
+    rows = _dicts(
+        connection, f"SELECT {SECTION_COLUMNS} FROM sections WHERE section_id = ?", (section_id,)
+    )
+    for row in rows:
+        row["path"] = json.loads(row["path"])
+        row["is_matter"] = bool(row["is_matter"])
+    return rows[0] if rows else None
+
+
+def section_at_page(connection: apsw.Connection, book_id: str, page: int) -> dict | None:
+    """Return the section in effect on a physical page: the last one in reading order that
+    starts on or before it (None before the first)."""
+    rows = _dicts(
+        connection,
+        "SELECT section_id FROM sections WHERE book_id = ? AND page <= ? "
+        "ORDER BY ordinal DESC LIMIT 1",
+        (book_id, page),
+    )
+    return section(connection, rows[0]["section_id"]) if rows else None
+
+
+def reading_units(connection: apsw.Connection, book_id: str) -> list[dict]:
+    """Return the book's sections that hold chunks of their own, in reading order, as
+    {section_id, title, ordinal}; the chunks before the first ToC entry come first as
+    section_id None (title None, ordinal -1)."""
+    return _dicts(
+        connection,
+        "SELECT c.section_id, s.title, coalesce(s.ordinal, -1) AS ordinal FROM chunks c "
+        "LEFT JOIN sections s ON s.section_id = c.section_id WHERE c.book_id = ? "
+        "GROUP BY c.section_id ORDER BY min(c.ordinal)",
+        (book_id,),
+    )

@@ -5,76 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from hbi.books.book import BookMetadata, ExtractedBook, TocEntry
-from hbi.bundle.rows import build_rows
-from hbi.chunking import chunk_book
 from hbi.index import reads
 from hbi.index.db import connect
 from hbi.index.writer import apply_books
-from tests.small_books import Words, book_rows, projected, small_bundle
-
-PARAGRAPHS = ["front words.", "alpha beta.", "gamma delta.", "epsilon zeta.", "eta theta."]
-
-
-def paged_bundle(book_id: str = "paged"):
-    """A book of five one-chunk paragraphs, the first before any ToC entry, on pages 1..5 (the
-    third on 2..3); 'Chapter 2' is a child of 'Chapter 1' and holds the last two paragraphs."""
-    text, starts = "", []
-    for paragraph in PARAGRAPHS:
-        starts.append(len(text))
-        text += paragraph + "\n\n"
-    toc = [TocEntry(1, "Chapter 1", starts[1]), TocEntry(2, "Chapter 2", starts[3])]
-    book = ExtractedBook("text", text, toc, BookMetadata(title="Paged"))
-    rows = build_rows(
-        book_id=book_id,
-        book=book,
-        chunks=chunk_book(book, Words(), max_tokens=2, overlap_tokens=0),
-        object_key=f"{book_id}.txt",
-        etag=None,
-        data=text.encode(),
-    )
-    bundle = small_bundle(rows)
-    for page, row in enumerate(bundle.chunks, start=1):
-        row.update(page_start=page, page_end=page, page_label_start=f"p{page}")
-    bundle.chunks[2]["page_start"] = 2  # runs over pages 2..3
-    chapter_1 = bundle.sections[0]["section_id"]
-    bundle.terms.extend(
-        [
-            {
-                "term_id": f"{book_id}#t1",
-                "book_id": book_id,
-                "term": "Zebra",
-                "parents": [],
-                "pages": ["3"],
-                "section_ids": [chapter_1],
-            },
-            {
-                "term_id": f"{book_id}#t2",
-                "book_id": book_id,
-                "term": "apple",
-                "parents": [],
-                "pages": ["2"],
-                "section_ids": [chapter_1, "gone"],
-            },
-            {
-                "term_id": f"{book_id}#t3",
-                "book_id": book_id,
-                "term": "core",
-                "parents": ["apple"],
-                "pages": ["4"],
-                "section_ids": [],
-            },
-            {
-                "term_id": f"{book_id}#t4",
-                "book_id": book_id,
-                "term": "a_b%",
-                "parents": [],
-                "pages": [],
-                "section_ids": [],
-            },
-        ]
-    )
-    return bundle
+from tests.reader.paged_book import paged_bundle
+from tests.small_books import book_rows, projected, small_bundle
 
 
 @pytest.fixture
@@ -162,3 +97,26 @@ def test_index_terms_page_by_limit_and_offset_and_filter_by_book(index) -> None:
     assert reads.index_terms(index, book_ids=["other"]) == ([], 0)
     assert reads.index_terms(index, book_ids=[])[1] == 0
     assert reads.index_terms(index, book_ids=["paged", "other"])[1] == 4
+
+
+def test_a_section_row_has_its_path_and_unknown_ones_are_none(index) -> None:
+    second = reads.sections(index, "paged")[1]["section_id"]
+    assert reads.section(index, second)["path"] == ["Chapter 1", "Chapter 2"]
+    assert reads.section(index, "absent") is None
+
+
+def test_the_section_at_a_page_is_the_last_begun_by_then(index) -> None:
+    index.execute("UPDATE sections SET page = ordinal * 3 + 2 WHERE book_id = 'paged'")
+    assert reads.section_at_page(index, "paged", 1) is None
+    assert reads.section_at_page(index, "paged", 4)["title"] == "Chapter 1"
+    assert reads.section_at_page(index, "paged", 5)["title"] == "Chapter 2"
+
+
+def test_reading_units_are_the_front_matter_then_sections_with_text(index) -> None:
+    units = reads.reading_units(index, "paged")
+    assert [(u["title"], u["ordinal"]) for u in units] == [
+        (None, -1),
+        ("Chapter 1", 0),
+        ("Chapter 2", 1),
+    ]
+    assert units[0]["section_id"] is None
