@@ -233,9 +233,20 @@ def test_health_without_the_key_says_only_whether_it_is_ok(keyed_client: TestCli
     assert keyed_client.get("/health").json() == {"ok": True}
 
 
-def test_health_with_the_key_gives_every_check(keyed_client: TestClient) -> None:
-    body = keyed_client.get("/health", headers={"X-API-Key": API_KEY}).json()
+@pytest.mark.parametrize(
+    "headers", [{"X-API-Key": API_KEY}, {"Authorization": f"Bearer {API_KEY}"}], ids=str
+)
+def test_health_with_the_key_gives_every_check(keyed_client: TestClient, headers: dict) -> None:
+    body = keyed_client.get("/health", headers=headers).json()
     assert set(body["checks"]) == {"sqlite", "sqlite_vec", "neo4j", "minio"}
+
+
+def test_health_with_a_wrong_bearer_token_says_only_whether_it_is_ok(
+    keyed_client: TestClient,
+) -> None:
+    assert keyed_client.get("/health", headers={"Authorization": "Bearer nope"}).json() == {
+        "ok": True
+    }
 
 
 def test_root_serves_the_search_page(client: TestClient) -> None:

@@ -59,9 +59,15 @@ def api_key_matches(given: str | bytes, api_key: str | bytes) -> bool:
     return hmac.compare_digest(given, api_key)
 
 
-def bearer_token(authorization: bytes) -> bytes:
-    """Return the token of an `Authorization: Bearer <token>` value, else b""."""
-    scheme, _, token = authorization.partition(b" ")
+def given_key(headers: dict[bytes, bytes]) -> bytes:
+    """Return the key a request gives: its X-API-Key, else its `Authorization: Bearer` token.
+
+    MCP clients send a key as a bearer token; browsers and scripts use X-API-Key.
+    """
+    key = headers.get(API_KEY_HEADER.lower().encode())
+    if key:
+        return key
+    scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
     return token.strip() if scheme.lower() == b"bearer" else b""
 
 
@@ -77,20 +83,15 @@ class ApiKeyMiddleware:
             scope["type"] == "http"
             and scope["path"] not in OPEN_PATHS
             and not is_web_request(scope)
+            and not api_key_matches(given_key(dict(scope["headers"])), self._key)
         ):
-            headers = dict(scope["headers"])
-            # MCP clients send a key as a bearer token.
-            given = headers.get(API_KEY_HEADER.lower().encode()) or bearer_token(
-                headers.get(b"authorization", b"")
+            response = JSONResponse(
+                {"detail": f"missing or wrong {API_KEY_HEADER} header"},
+                status_code=401,
+                headers={"WWW-Authenticate": API_KEY_HEADER},
             )
-            if not api_key_matches(given, self._key):
-                response = JSONResponse(
-                    {"detail": f"missing or wrong {API_KEY_HEADER} header"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": API_KEY_HEADER},
-                )
-                await response(scope, receive, send)
-                return
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
@@ -261,7 +262,7 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         """
         report = library_health()
         status = 200 if report["ok"] else 503
-        if api_key and not api_key_matches(request.headers.get(API_KEY_HEADER, ""), api_key):
+        if api_key and not api_key_matches(given_key(dict(request.headers.raw)), api_key):
             return JSONResponse({"ok": report["ok"]}, status_code=status)
         return JSONResponse(report, status_code=status)
 

@@ -69,7 +69,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Embed texts read from stdin, one per line, exactly as the index does.",
     ),
     "eval": ("hbi.eval.cli", "eval_group", "Measure search quality."),
-    "serve": ("hbi.cli.serve", "serve", "Serve the search API and a small search page over HTTP."),
+    "serve": (
+        "hbi.cli.serve",
+        "serve",
+        "Serve the search API, the web app (search, library, reader) and MCP (/mcp) over HTTP.",
+    ),
     "mcp": (
         "hbi.cli.mcp",
         "mcp",

@@ -41,7 +41,7 @@ def serve(
     allow_open: bool,
     follow_library: bool,
 ) -> None:
-    """Serve the search API and a small search page over HTTP."""
+    """Serve the search API, the web app (search, library, reader) and MCP (/mcp) over HTTP."""
     if api_key_file is not None:
         lines = api_key_file.read_text().splitlines()
         api_key = lines[0].strip() if lines else ""
