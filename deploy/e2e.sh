@@ -5,7 +5,8 @@
 # images without Docker Hub (deploy/local-images.sh), brings up deploy/docker-compose.yml with
 # the stand-ins of deploy/docker-compose.local.yml and generated secrets, waits for every health
 # check, puts BOOK into the books bucket with an S3 client, waits for the sensor's run in its own
-# container (DockerRunLauncher), searches QUERY through the API, takes deploy/backup.sh, deletes
+# container (DockerRunLauncher), searches QUERY through the API, opens the hit in the web app's
+# reader and lists the MCP tools at /mcp, takes deploy/backup.sh, deletes
 # the book and sees it leave the search, restores the backup and sees it back, restarts the stack
 # (down, up) and sees it survive on the volumes, and tears everything down, volumes included.
 # BOOK defaults to the corpus's Markdown book. Exits non-zero on the first failure; prints the
@@ -142,6 +143,8 @@ say "searching '$query' through the API"
 client search "$query" "$book_id"
 searchable_s=$(seconds_since "$started")
 say "upload to searchable: ${searchable_s}s"
+say "opening the hit in the reader and listing the MCP tools through the API"
+client read "$query" "$book_id"
 
 backup_dir="$work/backup"
 say "deploy/backup.sh"

@@ -6,6 +6,8 @@ Run in the HBI image on the stack's network (it has the `minio` package and Pyth
   python e2e_client.py search QUERY BOOK_ID  wait until the API finds BOOK_ID for QUERY; print hits
   python e2e_client.py gone QUERY BOOK_ID    wait until the API no longer finds BOOK_ID
   python e2e_client.py books N               wait until the API lists N books; print them
+  python e2e_client.py read QUERY BOOK_ID    open BOOK_ID's top hit for QUERY as the web app's
+                                             reader does, and list the MCP server's tools
 The S3 endpoint and keys come from HBI's variables; the API is http://hbi-api:8000.
 """
 
@@ -38,6 +40,12 @@ def _bucket() -> tuple[Minio, str]:
 def _get(path: str) -> object:
     with urllib.request.urlopen(API + path, timeout=30) as response:
         return json.load(response)
+
+
+def _fetch(path: str, *, data: bytes | None = None, headers: dict | None = None) -> bytes:
+    request = urllib.request.Request(API + path, data=data, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
 
 
 def _hits(query: str) -> list[dict]:
@@ -101,6 +109,41 @@ def books(count: int) -> None:
         print(f"  {book['book_id']}: {book['chunks']} chunks")
 
 
+def read(query: str, book_id: str) -> None:
+    hit = next(h for h in _hits(query) if h["book_id"] == book_id)
+    quoted = urllib.parse.quote(book_id, safe="")
+    if hit["page_start"] is not None and _get(f"/books/{quoted}")["format"] == "pdf":  # type: ignore[index]
+        place = urllib.parse.urlencode({"page": hit["page_start"], "chunk": hit["chunk_id"]})
+        view = _get(f"/books/{quoted}/pages/{hit['page_start']}?chunk={hit['chunk_id']}")
+        marked = [s["text"] for line in view["lines"] for s in line["spans"] if s["mark"]]  # type: ignore[index]
+        image = _fetch(f"/books/{quoted}/pages/{hit['page_start']}/image")
+        if not image.startswith(b"\x89PNG"):
+            sys.exit(f"the reader's page image of {book_id} is not a PNG")
+    else:
+        place = urllib.parse.urlencode(
+            {"section": hit["section_id"] or "", "chunk": hit["chunk_id"]}
+        )
+        view = _get(f"/books/{quoted}/passage?{place}")
+        marked = [c["text"] for c in view["chunks"] if c["mark"]]  # type: ignore[index]
+    if not marked:
+        sys.exit(f"the reader shows no marked passage for {book_id} at {place}")
+    page = _fetch(f"/books/{quoted}/read?{place}", headers={"Accept": "text/html"})
+    if b"<html" not in page.lower():
+        sys.exit("the web app's reader page is not HTML")
+    print(f"  reader: /books/{book_id}/read?{place}: {' '.join(marked)[:80]!r}…")
+    listing = json.loads(
+        _fetch(
+            "/mcp",
+            data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
+    )
+    print(f"  MCP tools at /mcp: {', '.join(t['name'] for t in listing['result']['tools'])}")
+
+
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
     if command == "upload":
@@ -111,6 +154,8 @@ if __name__ == "__main__":
         search(*arguments)
     elif command == "gone":
         gone(*arguments)
+    elif command == "read":
+        read(*arguments)
     elif command == "books":
         books(int(arguments[0]))
     else:
