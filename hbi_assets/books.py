@@ -138,6 +138,9 @@ def book_bundle(
                 "index_terms": book.index_terms,
                 "index_terms_resolved": sum(1 for t in prepared.rows.terms if t.section_ids),
                 "warnings": dg.MetadataValue.json(book.warnings),
+                # Pages read by Tesseract (no text layer) and its mean word confidence, 0-100.
+                "ocr_pages": dg.MetadataValue.json(prepared.book.ocr_pages),
+                "ocr_mean_confidence": prepared.book.ocr_confidence or 0.0,
                 "model": model.model_id,
                 "texts_embedded": embedding.computed,
                 "chunks_reused_from_previous_bundle": embedding.reused,

@@ -37,6 +37,9 @@ command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 |
 # The browser tests (tests/web) drive Debian's Chromium through Playwright, which never downloads
 # a browser of its own.
 command -v chromium >/dev/null || apt_install chromium
+# PDF pages without a text layer (scans) are read by Tesseract; HBI_OCR_LANGS picks the
+# language packs (tesseract-ocr-<lang>), English by default.
+command -v tesseract >/dev/null || apt_install tesseract-ocr tesseract-ocr-eng
 
 command -v go >/dev/null || apt_install golang-go
 

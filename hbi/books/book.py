@@ -68,6 +68,10 @@ class ExtractedBook:
     # colophon, licence): kept and indexed, but marked on their chunks.
     matter_ranges: list[tuple[int, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Physical pages (1-based) whose text came from OCR, and the mean Tesseract word confidence
+    # (0-100) over them; both are also told in a warning, which is how they reach the index.
+    ocr_pages: list[int] = field(default_factory=list)
+    ocr_confidence: float | None = None
 
     @property
     def page_count(self) -> int | None:

@@ -44,6 +44,15 @@ class ExtractLimits:
     # seconds it may take. A 5,000-page book of prose took 230 MiB and 21 s.
     max_pdf_memory_bytes: int = 1024 * MIB
     max_pdf_seconds: float = 600.0
+    # Pages without a text layer are read by Tesseract at `ocr_dpi`, at most `max_ocr_pages` of
+    # them per book (later ones stay empty, with a warning), each within `ocr_page_seconds`
+    # (a dense 300 dpi page takes 3-6 s on one core), `max_ocr_workers` at a time. The child's
+    # time limit grows by `max_ocr_seconds` so a scanned book has time to be read.
+    max_ocr_pages: int = 2_000
+    ocr_page_seconds: float = 120.0
+    ocr_dpi: int = 300
+    max_ocr_workers: int = 8
+    max_ocr_seconds: float = 3_600.0
     # Entries kept from a ToC (EPUB nav/NCX or PDF outline) and its nesting depth.
     max_toc_entries: int = 20_000
     max_toc_depth: int = 16

@@ -6,6 +6,10 @@ three pages). All lone page numbers (arabic or roman) count as one such text, so
 heading "II" at the top of a page stays unless folios fill the margins of most pages. A
 paragraph that runs on from the previous page (no sentence end there, a lowercase start here)
 is joined to it, so that page's span starts mid-paragraph.
+
+Pages with no text layer (scans) are read by Tesseract (hbi/extract/pdf_ocr.py) and then go
+through the same steps as text pages. Which pages were OCR'd, and the mean word confidence,
+are kept on the book and told in a warning, which travels wherever warnings do.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from hbi.extract.book_text import BookTextBuilder, clean_title
 from hbi.extract.limits import ExtractLimits
 from hbi.extract.pdf_headings import PdfParagraph, derive_toc
 from hbi.extract.pdf_layout import PdfLine, group_paragraphs, join_lines, page_lines
+from hbi.extract.pdf_ocr import ocr_langs, ocr_pages, ocr_workers, render_pgm, tesseract_path
 from hbi.extract.pdf_outline import locate_outline, read_outline
 
 _PDFIUM_LOCK = threading.Lock()
@@ -73,6 +78,7 @@ def _extract(pdf: pdfium.PdfDocument, name: str, limits: ExtractLimits) -> Extra
     layouts = [_read_page(pdf, index, warnings) for index in range(page_count)]
     if all(lines is None for lines, _ in layouts):
         raise CorruptBookError(name, "no page of the PDF could be loaded")
+    ocr_read, ocr_confidence, ocr_error = _ocr_blank_pages(pdf, name, limits, layouts, warnings)
     furniture = _running_furniture(layouts)
     builder = BookTextBuilder(name, limits.max_text_chars)
     pages: list[PageSpan] = []
@@ -89,7 +95,10 @@ def _extract(pdf: pdfium.PdfDocument, name: str, limits: ExtractLimits) -> Extra
     text = builder.text()
     if not text:
         raise NoTextLayerError(
-            name, f"none of the {page_count} pages has extractable text (scanned?)"
+            name,
+            f"none of the {page_count} pages has extractable text"
+            + (", even after OCR" if ocr_read is not None else " (scanned?)")
+            + (f" ({ocr_error})" if ocr_error else ""),
         )
     empty = sum(1 for page in pages if page.end == page.start)
     if empty:
@@ -108,7 +117,86 @@ def _extract(pdf: pdfium.PdfDocument, name: str, limits: ExtractLimits) -> Extra
         toc_derived=not outline,
         back_index=_back_index(toc, paragraphs, body_lines),
         warnings=warnings,
+        ocr_pages=ocr_read or [],
+        ocr_confidence=ocr_confidence,
     )
+
+
+def _ocr_blank_pages(
+    pdf: pdfium.PdfDocument,
+    name: str,
+    limits: ExtractLimits,
+    layouts: list[tuple[list[PdfLine] | None, float]],
+    warnings: list[str],
+) -> tuple[list[int] | None, float | None, str | None]:
+    """OCR the loaded pages that have no text, in place in `layouts`.
+
+    Returns the pages that got text from OCR (None when no page needed it), the mean word
+    confidence (0-100) over those pages, and the first error Tesseract reported, if any.
+    """
+    blank = [index + 1 for index, (lines, _) in enumerate(layouts) if lines == []]
+    if not blank:
+        return None, None, None
+    tesseract = tesseract_path()
+    if tesseract is None:
+        # Never index a scan as if it were blank: the book fails and says what is missing.
+        raise NoTextLayerError(
+            name,
+            f"{len(blank)} of {len(layouts)} pages have no text layer, and reading them needs "
+            "the tesseract OCR program, which is not installed (Debian: tesseract-ocr)",
+        )
+    if len(blank) > limits.max_ocr_pages:
+        warnings.append(
+            f"{len(blank) - limits.max_ocr_pages} pages without a text layer were not OCR'd "
+            f"(the limit is {limits.max_ocr_pages:,} pages per book)"
+        )
+        blank = blank[: limits.max_ocr_pages]
+
+    def render(number: int) -> tuple[bytes, float]:
+        page = pdf[number - 1]
+        try:
+            return render_pgm(page, limits.ocr_dpi), page.get_height()
+        finally:
+            page.close()
+
+    results = ocr_pages(
+        render,
+        blank,
+        tesseract=tesseract,
+        langs=ocr_langs(),
+        dpi=limits.ocr_dpi,
+        seconds_per_page=limits.ocr_page_seconds,
+        workers=ocr_workers(limits.max_ocr_workers),
+    )
+    read: list[int] = []
+    confidences: list[float] = []
+    for result in results:
+        if result.lines:
+            layouts[result.number - 1] = (result.lines, layouts[result.number - 1][1])
+            read.append(result.number)
+            if result.confidence is not None:
+                confidences.append(result.confidence)
+        else:
+            why = f": {result.error}" if result.error else ""
+            warnings.append(f"OCR found no text on page {result.number}{why}")
+    confidence = round(sum(confidences) / len(confidences), 1) if confidences else None
+    if read:
+        warnings.append(
+            f"OCR read {len(read)} of {len(layouts)} pages ({_page_ranges(read)}), "
+            f"mean confidence {confidence}%"
+        )
+    return read, confidence, next((r.error for r in results if r.error), None)
+
+
+def _page_ranges(numbers: list[int]) -> str:
+    """Page numbers written as ranges: "1-3, 7, 9-12"."""
+    ranges: list[list[int]] = []
+    for number in numbers:
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
 
 
 def _read_page(

@@ -4,8 +4,9 @@ pdfium inflates a content stream whole, so a 1 MB PDF can ask for gigabytes (a "
 and a damaged file can crash it outright. Each PDF is therefore read by a fresh Python process
 (running `answer_request` below) whose address space is capped at
 `ExtractLimits.max_pdf_memory_bytes` plus the file's size and which is killed after
-`max_pdf_seconds`. A child that hits the cap or crashes becomes a typed error for that book,
-while the process running the asset, and every other book in it, carries on.
+`max_pdf_seconds` plus `max_ocr_seconds` (pages without text are OCR'd there, by Tesseract
+processes that inherit the memory cap). A child that hits the cap or crashes becomes a typed
+error for that book, while the process running the asset, and every other book in it, carries on.
 
 The request and the answer travel as pickles over the child's stdin and stdout: the child is
 this same program run by the same user, so its answer is trusted as much as the parent.
@@ -37,12 +38,13 @@ def extract_pdf_in_child(data: bytes, name: str, limits: ExtractLimits) -> Extra
             [sys.executable, "-c", f"import {__name__} as child; child.answer_request()"],
             input=pickle.dumps((data, name, limits, memory_cap)),
             capture_output=True,
-            timeout=limits.max_pdf_seconds,
+            timeout=limits.max_pdf_seconds + limits.max_ocr_seconds,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
+        seconds = limits.max_pdf_seconds + limits.max_ocr_seconds
         raise BookTooLargeError(
-            name, f"reading the PDF took more than {limits.max_pdf_seconds:,.0f} s"
+            name, f"reading the PDF (with OCR) took more than {seconds:,.0f} s"
         ) from exc
     if completed.returncode != 0:
         raise _child_failure(name, completed, memory_cap)
