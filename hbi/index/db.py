@@ -25,6 +25,7 @@ from pathlib import Path
 import apsw
 
 from hbi import config
+from hbi.index import unsegmented
 
 BUSY_TIMEOUT_MS = 30_000
 EMBEDDING_DIM = 384
@@ -102,6 +103,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     content='chunks', content_rowid='chunk_id',
     tokenize='porter unicode61 remove_diacritics 2'
 );
+-- The same chunks as bigrams of Chinese, Japanese, Thai… characters only (unsegmented.py).
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(
+    text, section_path, book_title,
+    content='chunks', content_rowid='chunk_id',
+    tokenize='{unsegmented.TOKENIZER_NAME}'
+);
 CREATE TABLE IF NOT EXISTS index_terms (
     term_id TEXT PRIMARY KEY,
     book_id TEXT NOT NULL REFERENCES books(book_id) ON DELETE CASCADE,
@@ -163,9 +170,24 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     if not readonly and path != ":memory:":
         connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA foreign_keys=ON")
+    unsegmented.register(connection)
     if not readonly:
+        had_bigrams = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'chunks_cjk'"
+        ).fetchone()
         connection.execute(SCHEMA)
+        if had_bigrams is None:
+            fill_bigram_index(connection)
     return connection
+
+
+def fill_bigram_index(connection: apsw.Connection) -> None:
+    """Index the chunks already in an index made before `chunks_cjk` existed, once.
+
+    Cheap where books have no Chinese, Japanese or Thai text: their chunks yield no token.
+    """
+    if connection.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None:
+        connection.execute("INSERT INTO chunks_cjk(chunks_cjk) VALUES ('rebuild')")
 
 
 @contextmanager

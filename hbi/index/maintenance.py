@@ -56,7 +56,8 @@ def maintain(connection: apsw.Connection, path: Path | str) -> dict:
     """Merge FTS5 segments, compact vec0, refresh statistics, VACUUM and truncate the WAL;
     return the sizes before and after and whether vec0 was rebuilt."""
     before = index_sizes(connection, path)
-    connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+    for fts in ("chunks_fts", "chunks_cjk"):
+        connection.execute(f"INSERT INTO {fts}({fts}) VALUES ('optimize')")
     compacted = compact_vectors(connection)
     connection.execute("ANALYZE")
     connection.execute("PRAGMA optimize")

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import apsw
 
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 # A larger library is searched by chunk vectors alone; its sentence vectors stay in the index.
 ENV_SENTENCE_BUDGET = "HBI_SENTENCE_VECTOR_BUDGET"
 DEFAULT_SENTENCE_BUDGET = 3_000_000
+
+# The FTS5 tables over chunks: words (unicode61, porter) and bigrams of unsegmented scripts.
+FtsTable = Literal["chunks_fts", "chunks_cjk"]
 
 HIT_COLUMNS = (
     "c.chunk_id, c.book_id, c.ordinal, c.section_id, c.section_path, c.text, c.page_start, "
@@ -98,24 +101,34 @@ class IndexStore:
     # --- lexical -------------------------------------------------------------------------
 
     def bm25_list(
-        self, expression: str, limit: int, weights: ColumnWeights, scope: Scope | None = None
+        self,
+        expression: str,
+        limit: int,
+        weights: ColumnWeights,
+        scope: Scope | None = None,
+        table: FtsTable = "chunks_fts",
     ) -> list[tuple[int, float]]:
         """Return the `limit` best (chunk_id, BM25 score) for an FTS5 expression, best first.
 
         Scores are FTS5's bm25() negated (higher is better); ties go to the lower chunk id.
+        `table` is the word index or the bigram index of unsegmented scripts (`chunks_cjk`).
         """
         condition, params = (scope or Scope()).where()
-        join = "JOIN chunks c ON c.chunk_id = chunks_fts.rowid " if condition else ""
+        join = f"JOIN chunks c ON c.chunk_id = {table}.rowid " if condition else ""
         sql = (
-            "SELECT chunks_fts.rowid, -bm25(chunks_fts, ?, ?, ?) AS score FROM chunks_fts "
-            f"{join}WHERE chunks_fts MATCH ? {'AND ' + condition if condition else ''} "
-            "ORDER BY score DESC, chunks_fts.rowid LIMIT ?"
+            f"SELECT {table}.rowid, -bm25({table}, ?, ?, ?) AS score FROM {table} "
+            f"{join}WHERE {table} MATCH ? {'AND ' + condition if condition else ''} "
+            f"ORDER BY score DESC, {table}.rowid LIMIT ?"
         )
         rows = self.connection().execute(sql, (*weights.as_tuple(), expression, *params, limit))
         return [(int(chunk_id), float(score)) for chunk_id, score in rows]
 
     def bm25_books(
-        self, expression: str, weights: ColumnWeights, scope: Scope | None = None
+        self,
+        expression: str,
+        weights: ColumnWeights,
+        scope: Scope | None = None,
+        table: FtsTable = "chunks_fts",
     ) -> list[tuple[int, str, float]]:
         """Return every passage matching an FTS5 expression: (chunk_id, book_id, BM25 score).
 
@@ -123,10 +136,10 @@ class IndexStore:
         """
         condition, params = (scope or Scope()).where()
         sql = (
-            "SELECT chunks_fts.rowid, c.book_id, -bm25(chunks_fts, ?, ?, ?) AS score "
-            "FROM chunks_fts JOIN chunks c ON c.chunk_id = chunks_fts.rowid "
-            f"WHERE chunks_fts MATCH ? {'AND ' + condition if condition else ''} "
-            "ORDER BY score DESC, chunks_fts.rowid"
+            f"SELECT {table}.rowid, c.book_id, -bm25({table}, ?, ?, ?) AS score "
+            f"FROM {table} JOIN chunks c ON c.chunk_id = {table}.rowid "
+            f"WHERE {table} MATCH ? {'AND ' + condition if condition else ''} "
+            f"ORDER BY score DESC, {table}.rowid"
         )
         rows = self.connection().execute(sql, (*weights.as_tuple(), expression, *params))
         return [(int(chunk_id), book_id, float(score)) for chunk_id, book_id, score in rows]

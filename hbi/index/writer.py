@@ -33,6 +33,8 @@ CHUNK_COLUMNS = (
 )
 TERM_COLUMNS = "term_id, book_id, term, parents, pages, section_ids"
 JSON_BOOK_FIELDS = ("authors", "identifiers", "warnings")
+# The external-content FTS5 tables over chunks: words, and bigrams of unsegmented scripts.
+FTS_TABLES = ("chunks_fts", "chunks_cjk")
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,13 @@ def _delete_book(connection: apsw.Connection, book_id: str) -> bool:
             (book_id,),
         )
     # External-content FTS5 rows are removed with the 'delete' command and the old values.
-    connection.execute(
-        "INSERT INTO chunks_fts(chunks_fts, rowid, text, section_path, book_title) "
-        "SELECT 'delete', chunk_id, text, section_path, book_title FROM chunks WHERE book_id = ?",
-        (book_id,),
-    )
+    for fts in FTS_TABLES:
+        connection.execute(
+            f"INSERT INTO {fts}({fts}, rowid, text, section_path, book_title) "
+            "SELECT 'delete', chunk_id, text, section_path, book_title FROM chunks "
+            "WHERE book_id = ?",
+            (book_id,),
+        )
     for table in ("index_terms", "chunks", "sections", "books", "projected_books"):
         connection.execute(f"DELETE FROM {table} WHERE book_id = ?", (book_id,))
     return existed is not None
@@ -97,10 +101,14 @@ def _write_book(connection: apsw.Connection, book: ProjectedBook) -> None:
         [_values(s, SECTION_COLUMNS, ("path",)) for s in bundle.sections],
     )
     _insert(connection, "chunks", CHUNK_COLUMNS, [_values(c, CHUNK_COLUMNS) for c in bundle.chunks])
-    connection.executemany(
-        "INSERT INTO chunks_fts(rowid, text, section_path, book_title) VALUES (?, ?, ?, ?)",
-        [(c["chunk_id"], c["text"], c["section_path"], c["book_title"]) for c in bundle.chunks],
-    )
+    fts_rows = [
+        (c["chunk_id"], c["text"], c["section_path"], c["book_title"]) for c in bundle.chunks
+    ]
+    for fts in FTS_TABLES:
+        connection.executemany(
+            f"INSERT INTO {fts}(rowid, text, section_path, book_title) VALUES (?, ?, ?, ?)",
+            fts_rows,
+        )
     _insert(
         connection,
         "index_terms",

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from hbi.index.unsegmented import unsegmented_runs
+
 MAX_QUERY_CHARS = 1_000
 MAX_OPERANDS = 32
 MAX_PHRASE_CHARS = 300
@@ -74,6 +76,26 @@ class ParsedQuery:
         for operator, operand in zip(self.operators, self.operands[1:], strict=True):
             parts.append(f"{operator} {operand.fts5()}")
         return " ".join(parts)
+
+    def unsegmented_expression(self) -> str | None:
+        """Return the MATCH expression of the query's Chinese, Japanese, Thai… words for the
+        bigram table `chunks_cjk`, or None when the query has none (hbi.index.unsegmented).
+
+        Each run of such characters in an operand is a phrase (its bigrams at consecutive
+        positions); an operand's runs must all be present. The user's operators apply when
+        every operand has such a run; otherwise the runs of the operands not excluded by NOT
+        are alternatives, and the word index answers the rest of the query.
+        """
+        forms = [_unsegmented_form(operand.text) for operand in self.operands]
+        if not any(forms):
+            return None
+        if all(forms):
+            parts = [forms[0]]
+            for operator, form in zip(self.operators, forms[1:], strict=True):
+                parts.append(f"{operator} {form}")
+            return " ".join(parts)
+        wanted = [f for f, o in zip(forms, self.operands, strict=True) if f and not o.negated]
+        return " OR ".join(wanted) or None
 
     @property
     def highlight_terms(self) -> list[Operand]:
@@ -145,6 +167,15 @@ def clean_query_text(query: str) -> str:
     """
     text = query[:MAX_QUERY_CHARS].encode("utf-8", "ignore").decode("utf-8")
     return _CONTROL.sub(" ", text)
+
+
+def _unsegmented_form(text: str) -> str | None:
+    """Return the bigram-table form of an operand: its unsegmented runs, all required."""
+    runs = unsegmented_runs(text)
+    if not runs:
+        return None
+    phrases = " AND ".join(f'"{run}"' for run in runs)
+    return f"({phrases})" if len(runs) > 1 else phrases
 
 
 def _join(run: list[str]) -> str:

@@ -72,8 +72,21 @@ class LexicalPlan:
     exact: bool = True
     void_tail: int = 0  # passages appended that hold only words in most passages
     idf: dict[str, float] = field(default_factory=dict)  # token -> idf, plain queries only
+    # The bigram list of Chinese, Japanese, Thai… words (chunks_cjk), merged into this one.
+    unsegmented: str | None = None
+    unsegmented_candidates: int = 0
 
     def as_dict(self) -> dict:
+        extra = (
+            {
+                "unsegmented": {
+                    "expression": self.unsegmented,
+                    "candidates": self.unsegmented_candidates,
+                }
+            }
+            if self.unsegmented is not None
+            else {}
+        )
         return {
             "strategy": self.strategy,
             "expression": self.expression,
@@ -84,6 +97,7 @@ class LexicalPlan:
             "exact": self.exact,
             "void_tail": self.void_tail,
             "idf": {token: round(value, 4) for token, value in self.idf.items()},
+            **extra,
         }
 
 
@@ -152,7 +166,41 @@ class LexicalSearch:
         `informative_only` (hybrid search) skips, on an unfiltered index, work whose results
         would all score at FTS5's idf floor when it exceeds the first budget: queries of
         only very common words, and the tail of passages holding only such words.
+
+        A query with Chinese, Japanese, Thai… characters also searches their bigrams
+        (`chunks_cjk`): each passage keeps the better of its two BM25 scores. Other queries
+        read the word index only.
         """
+        found, plan = self._word_ranked(
+            query,
+            depth,
+            scope,
+            version=version,
+            plan_common_terms=plan_common_terms,
+            informative_only=informative_only,
+        )
+        bigrams = query.unsegmented_expression()
+        scope = scope or Scope()
+        if bigrams is None or depth <= 0 or scope.empty:
+            return found, plan
+        extra = self.store.bm25_list(bigrams, depth, self.weights, scope, table="chunks_cjk")
+        plan.unsegmented, plan.unsegmented_candidates = bigrams, len(extra)
+        best = dict(found)
+        for chunk_id, score in extra:
+            best[chunk_id] = max(score, best.get(chunk_id, score))
+        return sorted(best.items(), key=lambda c: (-c[1], c[0]))[:depth], plan
+
+    def _word_ranked(
+        self,
+        query: ParsedQuery,
+        depth: int,
+        scope: Scope | None,
+        *,
+        version: int | None,
+        plan_common_terms: bool,
+        informative_only: bool,
+    ) -> tuple[list[tuple[int, float]], LexicalPlan]:
+        """Return `ranked`'s list from the word index (chunks_fts) alone."""
         expression = query.expression()
         scope = scope or Scope()
         if expression is None or depth <= 0 or scope.empty:
@@ -208,7 +256,18 @@ class LexicalSearch:
             if len(stats[0]) > 1 and any(not t.void for t in stats[0]):
                 expression = _or_expression([t.word for t in stats[0]])
         found = self.store.bm25_books(expression, self.weights, scope)
-        return found, LexicalPlan("complete", expression, passes=1, candidates=len(found))
+        plan = LexicalPlan("complete", expression, passes=1, candidates=len(found))
+        bigrams = query.unsegmented_expression()
+        if bigrams is None:
+            return found, plan
+        extra = self.store.bm25_books(bigrams, self.weights, scope, table="chunks_cjk")
+        plan.unsegmented, plan.unsegmented_candidates = bigrams, len(extra)
+        best = {chunk_id: (book_id, score) for chunk_id, book_id, score in found}
+        for chunk_id, book_id, score in extra:
+            if chunk_id not in best or score > best[chunk_id][1]:
+                best[chunk_id] = (book_id, score)
+        merged = [(chunk_id, book_id, score) for chunk_id, (book_id, score) in best.items()]
+        return sorted(merged, key=lambda c: (-c[2], c[0])), plan
 
     def _uninformative(self, terms: list[TermStat], scope: Scope) -> bool:
         """Whether every passage would score at FTS5's idf floor, with more than the budget to
