@@ -245,8 +245,10 @@ def test_lookup_index_term_matches_the_start_of_terms_and_pages(terms_index: Mcp
 
 def test_list_books_pages_through_the_library(stdio: McpSession) -> None:
     whole = stdio.answer("list_books")
-    assert whole["total"] == 8 and whole["next_offset"] is None
-    assert {b["book_id"] for b in whole["books"]} == set(corpus_books())
+    # Other tests add books to the session's library: the corpus is among what the index holds.
+    indexed = [b["book_id"] for b in reads.books(connect(default_index_path()))]
+    assert whole["total"] == len(indexed) and whole["next_offset"] is None
+    assert {b["book_id"] for b in whole["books"]} == set(indexed) >= set(corpus_books())
     first = stdio.answer("list_books", limit=5)
     rest = stdio.answer("list_books", offset=first["next_offset"])
     assert first["books"] + rest["books"] == whole["books"]
@@ -254,7 +256,9 @@ def test_list_books_pages_through_the_library(stdio: McpSession) -> None:
 
 def test_status_counts_the_library_and_its_health(stdio: McpSession) -> None:
     status = stdio.answer("status")
-    assert status["books"] == status["ready_books"] == 8
+    summaries = reads.book_summaries(connect(default_index_path()))
+    assert status["books"] == len(summaries) >= len(corpus_books())
+    assert status["ready_books"] == sum(1 for s in summaries if s["status"] == "ready")
     assert status["chunks"] == status["vectors"] > 0
     assert status["ok"] is True and set(status["checks"]) == {
         "sqlite",

@@ -9,6 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from hbi.index import reads
+from hbi.index.db import connect, default_index_path
+
 pytestmark = pytest.mark.integration
 
 QUERY = "the time of war"
@@ -77,9 +80,13 @@ def test_explain_shows_each_lists_rank(page: Page, web: str) -> None:
 def test_library_lists_every_book(page: Page, web: str, ingested: dict) -> None:
     page.goto(web + "/library")
     expect(page.locator("#status")).to_contain_text("books indexed")
+    # Other tests add books to the session's library: every book the index holds is listed.
+    indexed = reads.books(connect(default_index_path()))
     rows = page.locator("#library table").first.locator("tbody tr")
-    expect(rows).to_have_count(len(ingested))
-    assert len(ingested) == 8
+    expect(rows).to_have_count(len(indexed))
+    assert len(ingested) == 8 and set(ingested) <= {book["book_id"] for book in indexed}
+    for book in indexed:
+        expect(rows.filter(has_text=book["title"]).first).to_be_visible()
     assert not page.errors.messages
 
 
