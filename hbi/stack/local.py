@@ -88,7 +88,8 @@ class LocalStack:
             },
             "neo4j": {
                 "bolt_port": _choose_port("neo4j_bolt"),
-                "password": secrets.token_urlsafe(24),
+                # Never starting with "-": neo4j-admin would read such a password as an option.
+                "password": "n" + secrets.token_urlsafe(24),
             },
         }
         self.layout.stack.mkdir(parents=True, exist_ok=True)
