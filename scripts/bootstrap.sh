@@ -40,6 +40,9 @@ command -v chromium >/dev/null || apt_install chromium
 # PDF pages without a text layer (scans) are read by Tesseract; HBI_OCR_LANGS picks the
 # language packs (tesseract-ocr-<lang>), English by default.
 command -v tesseract >/dev/null || apt_install tesseract-ocr tesseract-ocr-eng
+# The monitoring tests run promtool and a Prometheus of their own on a free loopback port; where
+# systemd runs, the package also starts its service on :9090, which nothing here uses.
+command -v promtool >/dev/null || { apt_install prometheus; ! systemctl is-active -q prometheus 2>/dev/null || $([ "$(id -u)" -eq 0 ] || echo sudo) systemctl disable --now prometheus; }
 
 command -v go >/dev/null || apt_install golang-go
 
