@@ -1,4 +1,4 @@
-"""`python -m hbi.eval beir DIR [--json]`."""
+"""`python -m hbi.eval beir DIR [--json [--per-query]] [--seed N]`."""
 
 from hbi.eval.cli import main
 
