@@ -47,7 +47,7 @@ def test_search_answers_in_the_cli_json_shape(client: TestClient) -> None:
     assert 0 < len(payload["hits"]) <= 3
     assert set(payload["hits"][0]) == {
         "rank", "book_id", "title", "authors", "section_path", "section_id",
-        "page_start", "page_end", "page_label", "chunk_id", "snippet", "score",
+        "page_start", "page_end", "page_label", "chunk_id", "snippet", "score", "ocr",
     }  # fmt: skip
 
 
@@ -122,9 +122,11 @@ def test_books_lists_the_corpus_in_the_cli_shape(client: TestClient) -> None:
     assert len(rows) >= 8
     war = next(row for row in rows if row["book_id"] == WAR)
     assert list(war) == [
-        "book_id", "title", "authors", "format", "pages", "chunks", "toc_entries", "status",
+        "book_id", "title", "authors", "format", "language", "pages", "ocr", "chunks",
+        "toc_entries", "status",
     ]  # fmt: skip
     assert war["status"] == "ready" and war["toc_entries"] == 16
+    assert war["language"] == "en" and war["ocr"] is None
 
 
 def test_books_are_paged_with_the_total_in_a_header(client: TestClient) -> None:

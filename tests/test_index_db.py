@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hbi.index.db import connect, versions
+from hbi.index.writer import apply_books
+from tests.small_books import book_rows, projected, small_bundle
 
 
 def test_vec_version_answers(tmp_path) -> None:
@@ -30,3 +34,16 @@ def test_fts5_and_vec0_tables_work(tmp_path) -> None:
 def test_index_uses_wal(tmp_path) -> None:
     connection = connect(tmp_path / "index.sqlite")
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_index_without_the_new_book_columns_gets_them(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    connection = connect(path)
+    apply_books(connection, [projected(small_bundle(book_rows(["Some text.", "More text."])))])
+    for column in ("language_source", "ocr_pages", "ocr_confidence"):
+        connection.execute(f"ALTER TABLE books DROP COLUMN {column}")
+    connection.close()
+    connection = connect(path)
+    row = connection.execute("SELECT ocr_pages, ocr_confidence FROM books").fetchone()
+    assert row == ("[]", None)
+    connection.close()

@@ -308,12 +308,15 @@ def test_books_and_add_commands_print_json(
         "title",
         "authors",
         "format",
+        "language",
         "pages",
+        "ocr",
         "chunks",
         "toc_entries",
         "status",
     }
     assert row["status"] == "ready" and row["toc_entries"] == 16
+    assert row["language"] == "en" and row["ocr"] is None
     copy = tmp_path / "Art of War (copy).md"
     copy.write_bytes((shared_dir() / "corpus" / "sun-tzu_the-art-of-war.md").read_bytes())
     result = runner.invoke(cli, ["add", str(copy), "--json"])

@@ -12,6 +12,8 @@ class BookMetadata:
     title: str | None = None
     authors: tuple[str, ...] = ()
     language: str | None = None
+    # "metadata" when the file names its language, "detected" when it was read from the text.
+    language_source: str | None = None
     publisher: str | None = None
     date: str | None = None
     identifiers: tuple[str, ...] = ()
@@ -76,3 +78,14 @@ class ExtractedBook:
     @property
     def page_count(self) -> int | None:
         return len(self.pages) or None
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """Ascending page numbers written as ranges: "1-3, 7, 9-12"."""
+    ranges: list[list[int]] = []
+    for number in numbers:
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)

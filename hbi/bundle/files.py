@@ -90,7 +90,10 @@ BOOK_CASTS = {
     "chunk_count": "INTEGER",
     "token_count": "BIGINT",
     "index_terms": "INTEGER",
+    "ocr_confidence": "DOUBLE",
 }
+# Book fields added after bundles were first written: an older bundle reads as having none.
+BOOK_DEFAULTS = {"language_source": None, "ocr_pages": "[]", "ocr_confidence": None}
 SECTION_CASTS = {
     "ordinal": "INTEGER",
     "level": "INTEGER",
@@ -233,8 +236,8 @@ def read_bundle(folder: Path) -> BookBundle:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    book = rows("book")[0]
-    for key in ("authors", "identifiers", "warnings"):
+    book = {**BOOK_DEFAULTS, **rows("book")[0]}
+    for key in ("authors", "identifiers", "warnings", "ocr_pages"):
         book[key] = json.loads(book[key])
     sections = rows("sections", "ordinal")
     for section in sections:

@@ -27,6 +27,7 @@ class BookRow:
     title: str
     authors: list[str]
     language: str | None
+    language_source: str | None
     publisher: str | None
     date: str | None
     identifiers: list[str]
@@ -44,6 +45,8 @@ class BookRow:
     token_count: int
     index_terms: int
     warnings: list[str]
+    ocr_pages: list[int]
+    ocr_confidence: float | None
     indexed_at: str
 
 
@@ -245,6 +248,7 @@ def build_rows(
         title=title,
         authors=list(meta.authors),
         language=meta.language,
+        language_source=meta.language_source,
         publisher=meta.publisher,
         date=meta.date,
         identifiers=list(meta.identifiers),
@@ -262,6 +266,8 @@ def build_rows(
         token_count=sum(c.token_count for c in chunk_rows),
         index_terms=len(terms),
         warnings=list(book.warnings),
+        ocr_pages=list(book.ocr_pages),
+        ocr_confidence=book.ocr_confidence,
         indexed_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return BookRows(row, sections, chunk_rows, terms)

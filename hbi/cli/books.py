@@ -255,8 +255,9 @@ def books(as_json: bool) -> None:
         return
     for row in rows:
         click.echo(
-            f"{row['book_id']:<60} {row['format']:<8} chunks={row['chunks']:<5} "
-            f"toc={row['toc_entries']:<3} {row['status']:<9} {row['title']}"
+            f"{row['book_id']:<60} {row['format']:<8} {row['language'] or '-':<5} "
+            f"chunks={row['chunks']:<5} toc={row['toc_entries']:<3} {row['status']:<9} "
+            f"{row['title']}{_ocr_note(row['ocr'])}"
         )
 
 
@@ -276,3 +277,10 @@ def toc(book_id: str, as_json: bool) -> None:
     for entry in entries:
         page = f"  p. {entry['page_label'] or entry['page']}" if entry["page"] else ""
         click.echo(f"{'  ' * (len(entry['path']) - 1)}{entry['title']}{page}")
+
+
+def _ocr_note(ocr: dict | None) -> str:
+    """The OCR'd pages of a book as `hbi books` lists them (nothing for a book without)."""
+    if ocr is None:
+        return ""
+    return f"  [OCR: pages {ocr['page_ranges']}, {ocr['mean_confidence']}% confidence]"

@@ -13,6 +13,7 @@ from hbi.books.book import ExtractedBook
 from hbi.errors import BookTooLargeError, EmptyBookError
 from hbi.extract.detect import BookFormat, detect_format
 from hbi.extract.epub import extract_epub
+from hbi.extract.language import with_language
 from hbi.extract.limits import DEFAULT_LIMITS, ExtractLimits
 from hbi.extract.pdf_child import extract_pdf_in_child
 from hbi.extract.text import extract_text_book
@@ -38,6 +39,7 @@ def extract_book(data: bytes, name: str, limits: ExtractLimits = DEFAULT_LIMITS)
     # Punctuation or symbols alone ("!", "* * *") give no term to search for.
     if not _LETTER_OR_DIGIT.search(book.text):
         raise EmptyBookError(name, "the text has no letters or digits, only punctuation or symbols")
+    book.metadata = with_language(book.metadata, book.text)
     return book
 
 

@@ -22,7 +22,14 @@ from collections import Counter
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from hbi.books.book import BookMetadata, ExtractedBook, IndexTerm, PageSpan, TocEntry
+from hbi.books.book import (
+    BookMetadata,
+    ExtractedBook,
+    IndexTerm,
+    PageSpan,
+    TocEntry,
+    page_ranges,
+)
 from hbi.errors import BookTooLargeError, CorruptBookError, EncryptedBookError, NoTextLayerError
 from hbi.extract.backindex import INDEX_TITLE, IndexLine, indents_from_columns, parse_index_lines
 from hbi.extract.book_text import BookTextBuilder, clean_title
@@ -182,21 +189,10 @@ def _ocr_blank_pages(
     confidence = round(sum(confidences) / len(confidences), 1) if confidences else None
     if read:
         warnings.append(
-            f"OCR read {len(read)} of {len(layouts)} pages ({_page_ranges(read)}), "
+            f"OCR read {len(read)} of {len(layouts)} pages ({page_ranges(read)}), "
             f"mean confidence {confidence}%"
         )
     return read, confidence, next((r.error for r in results if r.error), None)
-
-
-def _page_ranges(numbers: list[int]) -> str:
-    """Page numbers written as ranges: "1-3, 7, 9-12"."""
-    ranges: list[list[int]] = []
-    for number in numbers:
-        if ranges and number == ranges[-1][1] + 1:
-            ranges[-1][1] = number
-        else:
-            ranges.append([number, number])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
 
 
 def _read_page(

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS books (
     title TEXT NOT NULL,
     authors TEXT NOT NULL,            -- JSON list
     language TEXT,
+    language_source TEXT,             -- 'metadata' | 'detected'
     publisher TEXT,
     date TEXT,
     identifiers TEXT NOT NULL,        -- JSON list
@@ -60,6 +61,8 @@ CREATE TABLE IF NOT EXISTS books (
     token_count INTEGER NOT NULL,
     index_terms INTEGER NOT NULL,
     warnings TEXT NOT NULL,           -- JSON list
+    ocr_pages TEXT NOT NULL DEFAULT '[]',  -- JSON list of the pages read by OCR
+    ocr_confidence REAL,              -- mean Tesseract word confidence over them, 0-100
     indexed_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sections (
@@ -176,9 +179,36 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
             "SELECT 1 FROM sqlite_master WHERE name = 'chunks_cjk'"
         ).fetchone()
         connection.execute(SCHEMA)
+        add_book_columns(connection)
         if had_bigrams is None:
             fill_bigram_index(connection)
     return connection
+
+
+# Columns of `books` added after indexes were first made, with their declarations: an index
+# made before them gets them on its first writable open (`CREATE TABLE IF NOT EXISTS` keeps
+# an existing table as it is). Books already in it show no OCR pages and no language source
+# until they are indexed again.
+ADDED_BOOK_COLUMNS = {
+    "language_source": "TEXT",
+    "ocr_pages": "TEXT NOT NULL DEFAULT '[]'",
+    "ocr_confidence": "REAL",
+}
+
+
+def add_book_columns(connection: apsw.Connection) -> None:
+    """Add the columns of ADDED_BOOK_COLUMNS an older index lacks (inside the write lock, so
+    two processes opening it at once do not both add one)."""
+
+    def missing() -> list[str]:
+        present = {row[1] for row in connection.execute("PRAGMA table_info(books)")}
+        return [name for name in ADDED_BOOK_COLUMNS if name not in present]
+
+    if not missing():
+        return
+    with write_transaction(connection):
+        for name in missing():
+            connection.execute(f"ALTER TABLE books ADD COLUMN {name} {ADDED_BOOK_COLUMNS[name]}")
 
 
 def fill_bigram_index(connection: apsw.Connection) -> None:

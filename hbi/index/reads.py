@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import apsw
 
+from hbi.books.book import page_ranges
 from hbi.index.writer import BOOK_COLUMNS, CHUNK_COLUMNS, JSON_BOOK_FIELDS, SECTION_COLUMNS
 
 
@@ -101,7 +102,9 @@ def book_summaries(connection: apsw.Connection) -> list[dict]:
             "title": row["title"],
             "authors": row["authors"],
             "format": row["format"],
+            "language": row["language"],
             "pages": row["page_count"],
+            "ocr": ocr_summary(row),
             "chunks": row["chunk_count"],
             "toc_entries": row["toc_entries"],
             "status": "ready"
@@ -110,6 +113,18 @@ def book_summaries(connection: apsw.Connection) -> list[dict]:
         }
         for row in books(connection)
     ]
+
+
+def ocr_summary(row: dict) -> dict | None:
+    """Return which of a book's pages were read by OCR and how confidently (None: no page)."""
+    pages = row["ocr_pages"]
+    if not pages:
+        return None
+    return {
+        "pages": len(pages),
+        "page_ranges": page_ranges(pages),
+        "mean_confidence": row["ocr_confidence"],
+    }
 
 
 def consistency(connection: apsw.Connection) -> dict[str, int]:

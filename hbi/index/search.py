@@ -28,12 +28,13 @@ if TYPE_CHECKING:
 ENV_SENTENCE_BUDGET = "HBI_SENTENCE_VECTOR_BUDGET"
 DEFAULT_SENTENCE_BUDGET = 3_000_000
 
-# The FTS5 tables over chunks: words (unicode61, porter) and bigrams of unsegmented scripts.
+# The FTS5 tables over chunks: words (hbi_fold, porter) and bigrams of unsegmented scripts.
 FtsTable = Literal["chunks_fts", "chunks_cjk"]
 
 HIT_COLUMNS = (
     "c.chunk_id, c.book_id, c.ordinal, c.section_id, c.section_path, c.text, c.page_start, "
-    "c.page_end, c.page_label_start, c.page_label_end, b.title, b.authors, b.format"
+    "c.page_end, c.page_label_start, c.page_label_end, b.title, b.authors, b.format, "
+    "b.ocr_pages"
 )
 
 
@@ -256,6 +257,7 @@ class IndexStore:
         for row in rows:
             record = dict(zip(names, row, strict=True))
             record["authors"] = json.loads(record["authors"])
+            record["ocr"] = _on_ocr_page(record, json.loads(record.pop("ocr_pages")))
             found[record["chunk_id"]] = record
         return found
 
@@ -330,3 +332,11 @@ class IndexStore:
         ):
             digest.update(repr(row).encode())
         return digest.hexdigest()
+
+
+def _on_ocr_page(chunk: dict, ocr_pages: list[int]) -> bool:
+    """Return whether any page the chunk spans was read by OCR."""
+    start, end = chunk["page_start"], chunk["page_end"]
+    if not ocr_pages or start is None:
+        return False
+    return any(start <= page <= (end or start) for page in ocr_pages)

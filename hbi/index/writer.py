@@ -18,9 +18,10 @@ from hbi.bundle.files import BookBundle
 from hbi.index.db import write_transaction
 
 BOOK_COLUMNS = (
-    "book_id, title, authors, language, publisher, date, identifiers, description, format, "
-    "page_count, object_key, etag, content_hash, size_bytes, toc_derived, toc_entries, "
-    "toc_depth, chunk_count, token_count, index_terms, warnings, indexed_at"
+    "book_id, title, authors, language, language_source, publisher, date, identifiers, "
+    "description, format, page_count, object_key, etag, content_hash, size_bytes, toc_derived, "
+    "toc_entries, toc_depth, chunk_count, token_count, index_terms, warnings, ocr_pages, "
+    "ocr_confidence, indexed_at"
 )
 SECTION_COLUMNS = (
     "section_id, book_id, ordinal, level, title, parent_id, path, page, page_label, "
@@ -32,7 +33,7 @@ CHUNK_COLUMNS = (
     "content_hash, is_matter"
 )
 TERM_COLUMNS = "term_id, book_id, term, parents, pages, section_ids"
-JSON_BOOK_FIELDS = ("authors", "identifiers", "warnings")
+JSON_BOOK_FIELDS = ("authors", "identifiers", "warnings", "ocr_pages")
 # The external-content FTS5 tables over chunks: words, and bigrams of unsegmented scripts.
 FTS_TABLES = ("chunks_fts", "chunks_cjk")
 

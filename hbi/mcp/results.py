@@ -20,6 +20,9 @@ class Hit(BaseModel):
     snippet: str = Field(description="The best window of the passage, query terms in [brackets]")
     chunk_id: int = Field(description="The passage's id, for get_passage")
     score: float
+    ocr: bool = Field(
+        description="The passage's page was read by OCR from a scan: its text may have errors"
+    )
 
 
 class SearchPage(BaseModel):
@@ -40,7 +43,13 @@ class BookSummary(BaseModel):
     title: str
     authors: list[str]
     format: str
+    language: str | None = Field(
+        description="The book's language (from its metadata, else detected), e.g. en, fr, zh"
+    )
     pages: int | None = Field(description="Physical pages (PDF); null for reflowable formats")
+    ocr: dict | None = Field(
+        description="Pages read by OCR: {pages, page_ranges, mean_confidence}; null for none"
+    )
     chunks: int = Field(description="Passages in the index")
     toc_entries: int
     status: str = Field(description="ready (searchable by text and meaning) or text-only")

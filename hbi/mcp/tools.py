@@ -378,6 +378,7 @@ def _search_page(
                 snippet=hit.snippet,
                 chunk_id=hit.chunk_id,
                 score=hit.score,
+                ocr=hit.ocr,
             )
             for hit in hits
         ],

@@ -518,6 +518,7 @@ class LibrarySearch:
             chunk_id=row["chunk_id"],
             snippet=snippet,
             score=round(item.score, 6),
+            ocr=row["ocr"],
         )
         if explain:
             hit.explain = _explain(item, ranking)

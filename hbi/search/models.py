@@ -73,6 +73,7 @@ class SearchHit:
     chunk_id: int
     snippet: str
     score: float
+    ocr: bool = False  # the passage is on a page whose text came from OCR
     explain: dict | None = None
     context: dict | None = None
 

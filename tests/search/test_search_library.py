@@ -21,7 +21,7 @@ from hbi_resources.search import SearchResource
 
 HIT_KEYS = {
     "rank", "book_id", "title", "authors", "section_path", "section_id", "page_start",
-    "page_end", "page_label", "chunk_id", "snippet", "score",
+    "page_end", "page_label", "chunk_id", "snippet", "score", "ocr",
 }  # fmt: skip
 MODES = ("lexical", "semantic", "hybrid")
 

@@ -18,7 +18,10 @@ function bookRow(book) {
       el("a", { href: `/library/${encodeURIComponent(book.book_id)}` }, book.title)),
     el("td", {}, book.authors.join(", ")),
     el("td", {}, book.format.toUpperCase()),
+    el("td", {}, book.language ?? "—"),
     number(book.pages),
+    el("td", {}, book.ocr
+      ? `pages ${book.ocr.page_ranges} (${book.ocr.mean_confidence}% confidence)` : "—"),
     number(book.chunks),
     el("td", {}, book.status));
 }
@@ -41,7 +44,7 @@ async function start() {
     showStatus(status, `${books.length} books indexed, ${failed.length} failed, `
       + `${pending.length} waiting.`);
     root.append(table(`Indexed books (${books.length})`,
-      ["Title", "Authors", "Format", "Pages", "Passages", "Status"], sorted.map(bookRow)));
+      ["Title", "Authors", "Format", "Language", "Pages", "OCR", "Passages", "Status"], sorted.map(bookRow)));
     if (failed.length) {
       root.append(table(`Books that failed (${failed.length})`,
         ["Book", "Kind", "Reason", "Message", "When"], failed.map(failedRow)));

@@ -103,6 +103,7 @@ function hitItem(hit) {
   const page = hit.page_label || hit.page_start;
   const where = [hit.section_path.join(" › ") || "Front matter"];
   if (page) where.push(`p. ${page}`);
+  if (hit.ocr) where.push("text read by OCR");
   return el("li", { class: "hit" },
     el("a", { class: "hit-title", href }, hit.title),
     el("div", { class: "authors" }, hit.authors.join(", ")),
