@@ -25,7 +25,7 @@ from pathlib import Path
 import apsw
 
 from hbi import config
-from hbi.index import unsegmented
+from hbi.index import folding, unsegmented
 
 BUSY_TIMEOUT_MS = 30_000
 EMBEDDING_DIM = 384
@@ -33,6 +33,13 @@ EMBEDDING_DIM = 384
 VECTOR_TABLE = f"""CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vectors USING vec0(
     chunk_id INTEGER PRIMARY KEY,
     embedding float[{EMBEDDING_DIM}] distance_metric=cosine
+)"""
+
+# Words of every script, folded alike (folding.py), Porter-stemmed.
+WORDS_TABLE = f"""CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, section_path, book_title,
+    content='chunks', content_rowid='chunk_id',
+    tokenize='porter {folding.TOKENIZER_NAME}'
 )"""
 
 # The whole index schema, declared once. Chunk ids are stable integers derived from
@@ -101,11 +108,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_section ON chunks(section_id);
 CREATE INDEX IF NOT EXISTS chunks_content ON chunks(content_hash);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, section_path, book_title,
-    content='chunks', content_rowid='chunk_id',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
+{WORDS_TABLE};
 -- The same chunks as bigrams of Chinese, Japanese, Thai… characters only (unsegmented.py).
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(
     text, section_path, book_title,
@@ -174,7 +177,9 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
         connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA foreign_keys=ON")
     unsegmented.register(connection)
+    folding.register(connection)
     if not readonly:
+        refold_word_index(connection)
         had_bigrams = connection.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'chunks_cjk'"
         ).fetchone()
@@ -209,6 +214,28 @@ def add_book_columns(connection: apsw.Connection) -> None:
     with write_transaction(connection):
         for name in missing():
             connection.execute(f"ALTER TABLE books ADD COLUMN {name} {ADDED_BOOK_COLUMNS[name]}")
+
+
+def refold_word_index(connection: apsw.Connection) -> None:
+    """Rebuild `chunks_fts` of an index made with plain unicode61 with `hbi_fold`, once.
+
+    Until a writer opens such an index, readers search it as it is: queries fold Greek or
+    Cyrillic accents that its tokens keep, so only words with those accents are missed.
+    """
+
+    def plain() -> bool:
+        row = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'"
+        ).fetchone()
+        return row is not None and folding.TOKENIZER_NAME not in row[0]
+
+    if not plain():
+        return
+    with write_transaction(connection):
+        if plain():
+            connection.execute("DROP TABLE chunks_fts")
+            connection.execute(WORDS_TABLE)
+            connection.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
 
 
 def fill_bigram_index(connection: apsw.Connection) -> None:

@@ -1,8 +1,8 @@
 """The index's own FTS5 tokenizer, for reading text exactly as FTS5 indexed it.
 
 Query planning, BM25 re-scoring and snippet highlighting must see the same tokens as the
-`chunks_fts` table (porter stemming over unicode61, diacritics removed), so they ask SQLite's
-tokenizer through APSW instead of imitating it.
+`chunks_fts` table (porter stemming over `hbi_fold`: unicode61 words with accents and case
+folded in every script), so they ask SQLite's tokenizer through APSW instead of imitating it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import threading
 
 import apsw
 
+from hbi.index import folding
+
 # The `tokenize=` option of chunks_fts in hbi.index.db.SCHEMA, split into tokenizer and args.
 TOKENIZER = "porter"
-TOKENIZER_ARGS = ("unicode61", "remove_diacritics", "2")
+TOKENIZER_ARGS = (folding.TOKENIZER_NAME,)
 
 
 class Fts5Tokens:
@@ -26,6 +28,7 @@ class Fts5Tokens:
         tokenizer = getattr(self._local, "tokenizer", None)
         if tokenizer is None:
             connection = apsw.Connection(":memory:")
+            folding.register(connection)
             tokenizer = connection.fts5_tokenizer(TOKENIZER, list(TOKENIZER_ARGS))
             self._local.connection = connection
             self._local.tokenizer = tokenizer
