@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from hbi.index.search import IndexStore, Scope
+from hbi.index.unsegmented import unsegmented_runs
 from hbi.search.bm25 import IDF_FLOOR, ColumnWeights
 from hbi.search.fts_query import ParsedQuery, clean_query_text, parse_query
 from hbi.search.fusion import (
@@ -37,6 +38,7 @@ from hbi.search.models import (
     SearchMode,
     SearchResult,
 )
+from hbi.search.scripts import LEXICAL_ONLY_REASON, model_reads
 from hbi.search.semantic import (
     Embed,
     QueryEmbeddings,
@@ -156,24 +158,29 @@ class LibrarySearch:
         filters = filters or SearchFilters()
         marks = marks or self.settings.highlight
         parsed = parse_query(query, self.tokens.has_token)
+        legs: SearchMode = "lexical" if mode == "hybrid" and not model_reads(query) else mode
         if collapse_books:
-            ranking = self.book_ranking(parsed, query, mode, filters, query_vector)
+            ranking = self.book_ranking(parsed, query, legs, filters, query_vector)
         else:
             # Lists are read in blocks of `candidates`, so every page of a block comes from
             # the same fused ranking and consecutive pages never repeat or skip a hit.
             block = max(self.settings.candidates, 1)
             depth = block * -(-(offset + k) // block)
-            ranking = self.ranking(parsed, query, mode, depth, filters, query_vector)
+            ranking = self.ranking(parsed, query, legs, depth, filters, query_vector)
+        if legs != mode:
+            ranking.plan["fusion"] = {"method": "lexical only", "reason": LEXICAL_ONLY_REASON}
         page, known = self._page(ranking.items, k, offset)
         rows = self.store.hit_rows([item.item for item in page])
         terms = HighlightTerms.from_operands(
-            parsed.highlight_terms, lambda text: self.tokens.tokens(text, query=True)
+            parsed.highlight_terms,
+            lambda text: self.tokens.tokens(text, query=True),
+            unsegmented_runs,
         )
         idf = self.lexical.token_idf(sorted(terms.exact), ranking.version)
         if idf:
             # Mark the words that found the passage, not the "the"s around them.
             void = [token for token, value in idf.items() if value <= IDF_FLOOR]
-            terms = HighlightTerms(terms.exact, terms.prefixes, idf).without(void)
+            terms = replace(terms, weights=idf).without(void)
         hits = []
         for item in page:
             row = rows.get(item.item)

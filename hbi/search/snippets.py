@@ -2,13 +2,17 @@
 
 Terms are compared as FTS5 tokens (stemmed, case and diacritics folded), so `machines` in a
 query marks `Machine` in the text, the way the lexical match found it; a prefix operand marks
-every token it starts. Semantic hits may hold no query term: they show their opening words.
+every token it starts. In Chinese, Japanese or Thai text a word tokenizer's token is a whole
+run of characters, so the query's runs of those scripts are marked where they occur inside
+tokens, as the bigram index found them. Semantic hits may hold no query term: they show their
+opening words.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hbi.search.fts_query import Operand
 
@@ -24,8 +28,13 @@ class HighlightTerms:
     exact: frozenset[str] = frozenset()
     prefixes: tuple[str, ...] = ()
     weights: dict[str, float] = field(default_factory=dict)  # rarer terms count more
+    substrings: tuple[str, ...] = ()  # runs of unsegmented scripts, marked inside tokens
 
     def matches(self, token: str) -> bool:
+        return self.whole(token) or any(s in token for s in self.substrings)
+
+    def whole(self, token: str) -> bool:
+        """Return whether the token is marked whole (not only runs inside it)."""
         return token in self.exact or any(token.startswith(p) for p in self.prefixes)
 
     def weight(self, token: str) -> float:
@@ -34,21 +43,26 @@ class HighlightTerms:
     def without(self, tokens: Iterable[str]) -> HighlightTerms:
         """Return these terms minus tokens (kept if nothing else would be left to mark)."""
         left = self.exact - set(tokens)
-        if not left and not self.prefixes:
+        if not left and not self.prefixes and not self.substrings:
             return self
-        return HighlightTerms(frozenset(left), self.prefixes, self.weights)
+        return replace(self, exact=frozenset(left))
 
     @classmethod
-    def from_operands(cls, operands: Iterable[Operand], tokenize) -> HighlightTerms:
-        """Return the terms of a query's operands, tokenized by `tokenize(text) -> tokens`."""
+    def from_operands(
+        cls, operands: Iterable[Operand], tokenize, runs=lambda text: ()
+    ) -> HighlightTerms:
+        """Return the terms of a query's operands, tokenized by `tokenize(text) -> tokens`, with
+        the runs `runs(text)` finds in them (the unsegmented scripts' runs) as substrings."""
         exact: set[str] = set()
         prefixes: list[str] = []
+        substrings: set[str] = set()
         for operand in operands:
             tokens = list(tokenize(operand.text))
             if operand.kind == "prefix" and tokens:
                 prefixes.append(tokens.pop())
             exact.update(tokens)
-        return cls(frozenset(exact), tuple(prefixes))
+            substrings.update(runs(operand.text))
+        return cls(frozenset(exact), tuple(prefixes), substrings=tuple(sorted(substrings)))
 
 
 def make_snippet(
@@ -77,12 +91,21 @@ def make_snippet(
         token_start, token_end, _ = spans[i]
         if hits[i]:
             pieces.append(text[cursor:token_start])
-            pieces.append(marks[0] + text[token_start:token_end] + marks[1])
+            pieces.append(_marked(text[token_start:token_end], spans[i][2], terms, marks))
             cursor = token_end
     pieces.append(text[cursor:end])
     if end < len(text):
         pieces.append(ELLIPSIS)
     return _one_line("".join(pieces))
+
+
+def _marked(original: str, token: str, terms: HighlightTerms, marks: tuple[str, str]) -> str:
+    """Return a hit token's text marked whole, or around the query's runs inside it."""
+    if terms.whole(token):
+        return marks[0] + original + marks[1]
+    longest_first = sorted(terms.substrings, key=len, reverse=True)
+    pattern = "|".join(re.escape(run) for run in longest_first)
+    return re.sub(pattern, lambda found: marks[0] + found[0] + marks[1], original)
 
 
 def _best_window(
