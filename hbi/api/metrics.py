@@ -1,4 +1,5 @@
-"""The API's Prometheus metrics: the process, and requests counted and timed by route template."""
+"""The API's Prometheus metrics: the process, requests counted and timed by route template, and
+searches timed by mode."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "unmatched"
+# Searches take milliseconds to seconds (a cold semantic search loads the model); the alert on
+# p95 needs buckets around its threshold (deploy/monitoring/rules/hbi.rules.yml).
+SEARCH_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class ApiMetrics:
@@ -44,6 +48,21 @@ class ApiMetrics:
             ["path"],
             registry=self.registry,
         )
+        self._search_latency = Histogram(
+            "hbi_search_duration_seconds",
+            "Time to answer a search in the API, by mode (hybrid, lexical, semantic).",
+            ["mode"],
+            buckets=SEARCH_BUCKETS_S,
+            registry=self.registry,
+        )
+
+    def observe_search(self, mode: str, seconds: float) -> None:
+        """Record how long one search took to answer."""
+        self._search_latency.labels(mode=mode).observe(seconds)
+
+    def register(self, collector: Collector) -> None:
+        """Expose the metrics of another collector (the library's figures) too."""
+        self.registry.register(collector)
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         """Record one finished request."""
