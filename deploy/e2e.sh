@@ -6,7 +6,10 @@
 # the stand-ins of deploy/docker-compose.local.yml and generated secrets, waits for every health
 # check, puts BOOK into the books bucket with an S3 client, waits for the sensor's run in its own
 # container (DockerRunLauncher), searches QUERY through the API, opens the hit in the web app's
-# reader and lists the MCP tools at /mcp, takes deploy/backup.sh, deletes
+# reader and lists the MCP tools at /mcp, ingests a 2-page scan of a corpus PDF (images only, no
+# text layer) and finds a sentence of its second page through OCR, starts the monitoring
+# profile's Prometheus (Debian's, as a stand-in) and sees it scrape the API with the API key
+# (a plain `up` starts no monitoring service), takes deploy/backup.sh, deletes
 # the book and sees it leave the search, restores the backup and sees it back, restarts the stack
 # (down, up) and sees it survive on the volumes, and tears everything down, volumes included.
 # BOOK defaults to the corpus's Markdown book. Exits non-zero on the first failure; prints the
@@ -15,10 +18,17 @@
 set -euo pipefail
 deploy_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_dir="$(dirname "$deploy_dir")"
-book="$(realpath "${1:-$repo_dir/../shared/corpus/sun-tzu_the-art-of-war.md}")"
+corpus="$repo_dir/../shared/corpus"
+book="$(realpath "${1:-$corpus/sun-tzu_the-art-of-war.md}")"
+# The scanned book: these pages of a corpus PDF as images (tests/extract/ocr_samples.py).
+scan_source="$corpus/h-g-wells_the-time-machine.pdf"
+scan_pages=(3 4)
+scan_key="scanned_the-time-machine.pdf"
 default_query="supreme excellence consists in breaking the enemy's resistance without fighting"
 query="${2:-$default_query}"
-[ -f "$book" ] || { echo "no book at $book" >&2; exit 2; }
+for file in "$book" "$scan_source"; do
+  [ -f "$file" ] || { echo "no book at $file" >&2; exit 2; }
+done
 
 say() { echo "[e2e $(date -u +%H:%M:%S)] $*"; }
 seconds_since() { echo $(( $(date +%s) - $1 )); }
@@ -54,7 +64,7 @@ env_file="$work/e2e.env"
 port() { "$repo_dir/.venv/bin/python" -c 'from hbi.stack.process import free_port; print(free_port())'; }
 secret() { "$repo_dir/.venv/bin/python" -c 'import secrets; print(secrets.token_hex(24))'; }
 {
-  grep -v -E '^(COMPOSE_PROJECT_NAME|DAGSTER_POSTGRES_PASSWORD|HBI_MINIO_ACCESS_KEY|HBI_MINIO_SECRET_KEY|HBI_NEO4J_PASSWORD|HBI_DOCKER_GID|HBI_PUBLISH_[A-Z_]*PORT)=' "$deploy_dir/.env.example"
+  grep -v -E '^(COMPOSE_PROJECT_NAME|DAGSTER_POSTGRES_PASSWORD|HBI_MINIO_ACCESS_KEY|HBI_MINIO_SECRET_KEY|HBI_NEO4J_PASSWORD|HBI_DOCKER_GID|HBI_PUBLISH_[A-Z_]*PORT|HBI_API_KEY)=' "$deploy_dir/.env.example"
   echo "COMPOSE_PROJECT_NAME=hbi-e2e"
   echo "DAGSTER_POSTGRES_PASSWORD=$(secret)"
   echo "HBI_MINIO_ACCESS_KEY=hbi"
@@ -64,6 +74,10 @@ secret() { "$repo_dir/.venv/bin/python" -c 'import secrets; print(secrets.token_
   echo "HBI_PUBLISH_UI_PORT=$(port)"
   echo "HBI_PUBLISH_API_PORT=$(port)"
   echo "HBI_PUBLISH_CONSOLE_PORT=$(port)"
+  echo "HBI_PUBLISH_PROMETHEUS_PORT=$(port)"
+  echo "HBI_PUBLISH_GRAFANA_PORT=$(port)"
+  # As a deployment on more than loopback runs: every route but /health needs the key.
+  echo "HBI_API_KEY=$(secret)"
 } > "$env_file"
 chmod 600 "$env_file"
 export HBI_ENV_FILE="$env_file" HBI_COMPOSE_FILES="docker-compose.yml:docker-compose.local.yml"
@@ -79,19 +93,25 @@ teardown() {
   fi
   say "tearing down: run containers, the stack, its volumes"
   docker ps -aq --filter label=org.hbi.role=run-worker | xargs -r docker rm -f >/dev/null || true
+  compose --profile monitoring rm -sf prometheus >/dev/null 2>&1 || true
   compose down --volumes --remove-orphans >/dev/null 2>&1 || compose down --volumes --remove-orphans
   rm -rf "$work"
   exit "$status"
 }
 trap teardown EXIT
 
-# The client runs in the HBI image on the stack's network, with HBI's variables from the env file.
+# The client runs in the HBI image on the stack's network, with HBI's variables from the env file;
+# it sees BOOK's folder as /books and the scanned book's as /scans.
+scan_dir="$work/scans"
+mkdir "$scan_dir"
 client() {
   docker run --rm --network hbi_net --user 0 \
     -e HBI_MINIO_ENDPOINT=minio:9000 \
     -e HBI_MINIO_ACCESS_KEY="$(sed -n 's/^HBI_MINIO_ACCESS_KEY=//p' "$env_file")" \
     -e HBI_MINIO_SECRET_KEY="$(sed -n 's/^HBI_MINIO_SECRET_KEY=//p' "$env_file")" \
+    -e HBI_API_KEY="$(sed -n 's/^HBI_API_KEY=//p' "$env_file")" \
     -v "$deploy_dir/e2e_client.py:/e2e_client.py:ro" -v "$(dirname "$book"):/books:ro" \
+    -v "$scan_dir:/scans:ro" \
     "$image" python /e2e_client.py "$@"
 }
 
@@ -116,8 +136,25 @@ wait_healthy() {
   done
 }
 
+book_id_of() {
+  "$repo_dir/.venv/bin/python" -c 'import sys; from hbi.books.ids import book_id_for_key; print(book_id_for_key(sys.argv[1]))' "$1"
+}
 book_key="$(basename "$book")"
-book_id="$("$repo_dir/.venv/bin/python" -c 'import sys; from hbi.books.ids import book_id_for_key; print(book_id_for_key(sys.argv[1]))' "$book_key")"
+book_id="$(book_id_of "$book_key")"
+scan_id="$(book_id_of "$scan_key")"
+# Writes the scan and prints a sentence from the text layer of its last page's original.
+scan_query="$(PYTHONPATH="$repo_dir" "$repo_dir/.venv/bin/python" - "$scan_source" "$scan_dir/$scan_key" "${scan_pages[@]}" <<'PY'
+import sys
+from pathlib import Path
+
+from tests.extract.ocr_samples import page_sentence, scan_pages
+
+source, out, *pages = sys.argv[1:]
+numbers = [int(page) for page in pages]
+Path(out).write_bytes(scan_pages(Path(source), numbers))
+print(page_sentence(Path(source), numbers[-1]))
+PY
+)"
 
 say "starting the stack"
 started=$(date +%s)
@@ -126,6 +163,11 @@ wait_healthy
 up_s=$(seconds_since "$started")
 say "every service healthy after ${up_s}s"
 compose ps
+for service in prometheus grafana; do
+  if [ -n "$(docker ps -aq --filter label=com.docker.compose.project=hbi-e2e --filter "label=com.docker.compose.service=$service")" ]; then
+    say "a plain up started $service of the monitoring profile"; exit 1
+  fi
+done
 
 started=$(date +%s)
 client upload "/books/$book_key"
@@ -145,6 +187,20 @@ searchable_s=$(seconds_since "$started")
 say "upload to searchable: ${searchable_s}s"
 say "opening the hit in the reader and listing the MCP tools through the API"
 client read "$query" "$book_id"
+
+say "a scanned book: pages ${scan_pages[*]} of $(basename "$scan_source") as images, no text layer"
+started=$(date +%s)
+client upload "/scans/$scan_key"
+say "searching a sentence of its page ${#scan_pages[@]} through the API: '$scan_query'"
+client search "$scan_query" "$scan_id" "${#scan_pages[@]}"
+scan_s=$(seconds_since "$started")
+client ocr "$scan_id" $(seq "${#scan_pages[@]}")
+say "scanned upload to searchable (OCR in the run container): ${scan_s}s"
+
+say "the monitoring profile's Prometheus (the stand-in; Grafana has none): scraping the API with its key"
+compose --profile monitoring up -d --no-deps prometheus
+client scraped
+compose --profile monitoring rm -sf prometheus
 
 backup_dir="$work/backup"
 say "deploy/backup.sh"
@@ -170,5 +226,5 @@ wait_healthy
 client search "$query" "$book_id"
 say "the book survived the restart on the volumes"
 
-say "timings on $(nproc) cores: build ${build_s}s, up to healthy ${up_s}s, upload to searchable ${searchable_s}s"
+say "timings on $(nproc) cores: build ${build_s}s, up to healthy ${up_s}s, upload to searchable ${searchable_s}s, scan to searchable ${scan_s}s"
 say "PASSED"

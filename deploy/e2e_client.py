@@ -3,12 +3,19 @@
 Run in the HBI image on the stack's network (it has the `minio` package and Python):
   python e2e_client.py upload FILE...        put files into the books bucket with the S3 API
   python e2e_client.py delete KEY...         delete objects from the books bucket
-  python e2e_client.py search QUERY BOOK_ID  wait until the API finds BOOK_ID for QUERY; print hits
+  python e2e_client.py search QUERY BOOK_ID [PAGE]
+                                             wait until the API finds BOOK_ID for QUERY (with
+                                             PAGE: its page PAGE as the first hit); print hits
   python e2e_client.py gone QUERY BOOK_ID    wait until the API no longer finds BOOK_ID
   python e2e_client.py books N               wait until the API lists N books; print them
+  python e2e_client.py ocr BOOK_ID PAGE...    check the API's BOOK_ID was read by OCR on exactly
+                                             these pages; print their mean confidence
   python e2e_client.py read QUERY BOOK_ID    open BOOK_ID's top hit for QUERY as the web app's
                                              reader does, and list the MCP server's tools
-The S3 endpoint and keys come from HBI's variables; the API is http://hbi-api:8000.
+  python e2e_client.py scraped               wait until Prometheus (the monitoring profile)
+                                             scrapes the API: up == 1
+The S3 endpoint and keys come from HBI's variables; the API is http://hbi-api:8000 and gets
+HBI_API_KEY, when set, as X-API-Key; Prometheus is http://prometheus:9090.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from pathlib import Path
 from minio import Minio
 
 API = os.environ.get("HBI_E2E_API", "http://hbi-api:8000")
+API_KEY = os.environ.get("HBI_API_KEY", "")
+PROMETHEUS = "http://prometheus:9090"
 TIMEOUT = float(os.environ.get("HBI_E2E_TIMEOUT", "600"))
 
 
@@ -38,12 +47,12 @@ def _bucket() -> tuple[Minio, str]:
 
 
 def _get(path: str) -> object:
-    with urllib.request.urlopen(API + path, timeout=30) as response:
-        return json.load(response)
+    return json.loads(_fetch(path))
 
 
 def _fetch(path: str, *, data: bytes | None = None, headers: dict | None = None) -> bytes:
-    request = urllib.request.Request(API + path, data=data, headers=headers or {})
+    key = {"X-API-Key": API_KEY} if API_KEY else {}
+    request = urllib.request.Request(API + path, data=data, headers={**key, **(headers or {})})
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.read()
 
@@ -81,11 +90,17 @@ def delete(keys: list[str]) -> None:
         print(f"deleted s3://{bucket}/{key}")
 
 
-def search(query: str, book_id: str) -> None:
-    hits = _wait(
-        lambda: [h for h in _hits(query) if h["book_id"] == book_id],
-        f"the API finds {book_id} for {query!r}",
-    )
+def search(query: str, book_id: str, page: str | None = None) -> None:
+    def found() -> list[dict]:
+        hits = _hits(query)
+        if page is not None and not (
+            hits and hits[0]["book_id"] == book_id and hits[0]["page_start"] == int(page)
+        ):
+            return []
+        return [h for h in hits if h["book_id"] == book_id]
+
+    where = f"{book_id}" if page is None else f"{book_id} page {page} first"
+    hits = _wait(found, f"the API finds {where} for {query!r}")
     for hit in hits:
         page = hit["page_label"] or hit["page_start"] or "-"
         section = " > ".join(hit["section_path"])
@@ -107,6 +122,13 @@ def books(count: int) -> None:
 
     for book in _wait(listed, f"the API lists {count} books"):  # type: ignore[union-attr]
         print(f"  {book['book_id']}: {book['chunks']} chunks")
+
+
+def ocr(book_id: str, pages: list[int]) -> None:
+    book = _get(f"/books/{urllib.parse.quote(book_id, safe='')}")
+    if book["ocr_pages"] != pages:  # type: ignore[index]
+        sys.exit(f"{book_id} was read by OCR on pages {book['ocr_pages']}, not {pages}")  # type: ignore[index]
+    print(f"  {book_id}: pages {pages} read by OCR, mean confidence {book['ocr_confidence']:.1f}")  # type: ignore[index]
 
 
 def read(query: str, book_id: str) -> None:
@@ -144,6 +166,18 @@ def read(query: str, book_id: str) -> None:
     print(f"  MCP tools at /mcp: {', '.join(t['name'] for t in listing['result']['tools'])}")
 
 
+def scraped() -> None:
+    query = urllib.parse.urlencode({"query": 'up{job="hbi"}'})
+
+    def up() -> list[dict]:
+        with urllib.request.urlopen(f"{PROMETHEUS}/api/v1/query?{query}", timeout=30) as response:
+            series = json.load(response)["data"]["result"]
+        return [s for s in series if s["value"][1] == "1"]
+
+    for series in _wait(up, "Prometheus scrapes the API (up == 1)"):  # type: ignore[union-attr]
+        print(f"  Prometheus: up{{instance={series['metric']['instance']!r}}} == 1")
+
+
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
     if command == "upload":
@@ -156,6 +190,10 @@ if __name__ == "__main__":
         gone(*arguments)
     elif command == "read":
         read(*arguments)
+    elif command == "ocr":
+        ocr(arguments[0], [int(page) for page in arguments[1:]])
+    elif command == "scraped":
+        scraped()
     elif command == "books":
         books(int(arguments[0]))
     else:

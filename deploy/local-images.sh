@@ -8,6 +8,8 @@
 #   hbi-local/postgres:15        stand-ins for the official images, honouring the same variables,
 #   hbi-local/minio:<release>    ports, volumes and health-check commands (deploy/local/*);
 #   hbi-local/neo4j:<version>    deploy/docker-compose.local.yml puts them in the stack
+#   hbi-local/prometheus:2.42    Debian's Prometheus, for the monitoring profile (no Grafana:
+#                                Debian has none)
 #   $HBI_IMAGE (hbi:<version>)   the HBI image from deploy/Dockerfile on hbi-local/python
 #   deploy/local-images.sh            build what is missing or changed (Docker's layer cache)
 # Needs a Docker engine, root (mmdebstrap, apt) and the repository's .venv (scripts/bootstrap.sh
@@ -72,6 +74,7 @@ build() {
 
 build "$python" "$deploy_dir/local/python"
 build hbi-local/postgres:15 "$deploy_dir/local/postgres"
+build hbi-local/prometheus:2.42 "$deploy_dir/local/prometheus"
 
 cp -r "$deploy_dir/local/minio" "$work/minio"
 cp "$minio_binary" "$work/minio/minio"
@@ -86,4 +89,4 @@ say "building $hbi_image from deploy/Dockerfile on $python"
 tar -c --exclude=__pycache__ --exclude='*.pyc' -f - deploy/Dockerfile pyproject.toml README.md \
     requirements/runtime.lock requirements/model.lock hbi hbi_assets hbi_resources |
   docker build --quiet --build-arg BASE_IMAGE="$python" -f deploy/Dockerfile -t "$hbi_image" - >/dev/null
-say "done: $base $python hbi-local/postgres:15 hbi-local/minio:$minio_release hbi-local/neo4j:$neo4j_version $hbi_image"
+say "done: $base $python hbi-local/postgres:15 hbi-local/prometheus:2.42 hbi-local/minio:$minio_release hbi-local/neo4j:$neo4j_version $hbi_image"

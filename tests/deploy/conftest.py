@@ -24,5 +24,20 @@ def compose(test_env_file: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The resolved services by name."""
-    return compose["services"]
+    """The resolved services a plain `up` starts, by name: those in no profile.
+
+    Compose 1.29's `config` lists the services of inactive profiles too (v2's leaves them out).
+    """
+    return {name: s for name, s in compose["services"].items() if not s.get("profiles")}
+
+
+@pytest.fixture(scope="session")
+def monitoring_compose(test_env_file: Path) -> dict[str, Any]:
+    """deploy/docker-compose.yml as Compose resolves it with the `monitoring` profile active."""
+    return resolved_compose(test_env_file, "monitoring")
+
+
+@pytest.fixture(scope="session")
+def all_services(monitoring_compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every resolved service by name, the monitoring profile's included."""
+    return monitoring_compose["services"]

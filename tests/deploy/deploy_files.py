@@ -120,9 +120,11 @@ def run_compose(
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def resolved_compose(env_file: Path) -> dict[str, Any]:
-    """Return the Compose file as Compose resolves it (`config`), failing on any error."""
-    result = run_compose(env_file, "config")
+def resolved_compose(env_file: Path, *profiles: str) -> dict[str, Any]:
+    """Return the Compose file as Compose resolves it (`config`) with these profiles active,
+    failing on any error."""
+    options = [arg for profile in profiles for arg in ("--profile", profile)]
+    result = run_compose(env_file, *options, "config")
     assert result.returncode == 0, f"compose config failed:\n{result.stdout}{result.stderr}"
     return yaml.safe_load(result.stdout)
 
@@ -279,3 +281,24 @@ def option_value(command: list[str], *names: str) -> str | None:
             if word.startswith(name + "="):
                 return word.split("=", 1)[1]
     return None
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def byte_size(value: int | str) -> int:
+    """Return a Compose or docker-py memory size (`512m`, `2g`, bytes) in bytes."""
+    match = _SIZE.match(str(value).strip())
+    assert match, f"not a memory size: {value!r}"
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** "bkmgt".index(unit.lower() or "b"))
+
+
+def duration_seconds(value: int | float | str) -> float:
+    """Return a Compose duration (`90s`, `1m30s`; Compose v2 prints the latter) in seconds."""
+    text = str(value).strip()
+    parts = _DURATION_PART.findall(text)
+    assert parts and "".join(n + u for n, u in parts) == text, f"not a duration: {value!r}"
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
