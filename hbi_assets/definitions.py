@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from hbi import logs
 from hbi.config import load_stack_env
 from hbi_assets.backups import (
     full_backup_job,
@@ -27,6 +28,11 @@ from hbi_assets.sensors import automation_sensor, books_bucket_sensor
 # Connection variables the user did not set come from the local stack's env file, so
 # `dagster dev -w workspace.yaml` works after `hbi stack up` without any exports.
 load_stack_env()
+# With HBI_LOG_FORMAT=json, a run's events go out as JSON lines through Dagster's own JSON logger,
+# under the name ("console") run configs address. Dagster uses a job's loggers only in runs whose
+# config names them, as the CLI's runs do (QUIET_RUN_CONFIG). HBI's Python log records in the
+# run's process go through hbi.logs (configured by this package).
+RUN_LOGGERS = {"console": dg.json_console_logger} if logs.json_logs() else None
 
 defs = dg.Definitions(
     assets=[
@@ -48,6 +54,7 @@ defs = dg.Definitions(
     sensors=[books_bucket_sensor, automation_sensor],
     schedules=[nightly_backup, weekly_maintenance],
     resources=env_resources(),
+    loggers=RUN_LOGGERS,
     # Every run is one book or one projection: its steps are short and mostly wait on each
     # other, while a step process costs ~8 s of Python and Dagster start-up on 2 cores. Runs,
     # not steps, are what goes in parallel (max_concurrent_runs), and pools still hold.

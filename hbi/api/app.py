@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -19,7 +18,6 @@ from hbi import __version__
 from hbi.api.graph_gate import GraphGate, GraphUnavailableError
 from hbi.api.health import library_health
 from hbi.api.hosts import LoopbackHostMiddleware
-from hbi.api.library_metrics import LibraryMetrics
 from hbi.api.limits import (
     MAX_BOOKS_PAGE,
     MAX_FILTER_VALUES,
@@ -34,6 +32,7 @@ from hbi.api.metrics import ApiMetrics, MetricsMiddleware
 from hbi.api.page import is_web_request, page_router, static_mount
 from hbi.api.query_log_writer import QueryLogWriter
 from hbi.api.reader_routes import reader_router
+from hbi.api.request_log import RequestLogMiddleware
 from hbi.config import layout, load_stack_env
 from hbi.graph.queries import reading_order
 from hbi.index import reads
@@ -150,7 +149,6 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         "Searches the query log did not record.",
         lambda: query_log.dropped,
     )
-    metrics.register(LibraryMetrics.from_env())
 
     @app.exception_handler(SectionNotFoundError)
     async def _unknown_section(request: Request, exc: SectionNotFoundError) -> JSONResponse:
@@ -214,10 +212,8 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
                 marks=SNIPPET_MARKS[marks],
             )
 
-        started = time.perf_counter()
         # A section is resolved through Neo4j: such searches wait on the graph's threads.
         result = await (graph.call(run) if section is not None else run_in_threadpool(run))
-        metrics.observe_search(mode, time.perf_counter() - started)
         query_log.submit(QueryLogEntry.from_result(result, "api"))
         return result.as_dict(with_plan=explain)
 
@@ -287,4 +283,6 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Outermost, so a HEAD is counted under the GET route it is answered by.
     app.add_middleware(HeadAsGetMiddleware)
+    # Outside HEAD's rewrite, so a request's line shows the method the client sent.
+    app.add_middleware(RequestLogMiddleware)
     return app

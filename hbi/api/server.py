@@ -17,9 +17,11 @@ import json
 import h11
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from hbi.api.limits import MAX_REQUEST_HEAD_BYTES
+from hbi.logs import uvicorn_log_config
 
 # A client's whole request (GETs have no body) must arrive within this; real clients send it in
 # one packet, so only a slow or stalled client ever meets it.
@@ -99,6 +101,9 @@ def run(app: FastAPI, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="warning",
+        log_config=uvicorn_log_config() or LOGGING_CONFIG,
+        # The API logs each request itself (hbi.api.request_log), with its id, route and latency.
+        access_log=False,
         http=BoundedH11Protocol,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         timeout_keep_alive=KEEP_ALIVE_S,

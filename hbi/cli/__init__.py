@@ -7,11 +7,13 @@ orchestrate (`search`, `embed`, `--help`) never load Dagster, which takes second
 from __future__ import annotations
 
 import importlib
+import logging
+import sys
 import warnings
 
 import click
 
-from hbi import __version__
+from hbi import __version__, logs
 
 # name: (module, attribute, the one line `hbi --help` shows without importing the module)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -154,4 +156,24 @@ def main() -> None:
     warnings.filterwarnings(
         "ignore", message=r".* is currently in (beta|preview)", module="dagster"
     )
-    cli()
+    try:
+        logs.configure()
+    except logs.LogFormatError as exc:
+        sys.exit(f"Error: {exc}")
+    if not logs.json_logs():
+        cli()
+        return
+    # click prints its errors ("Error: no such book", usage mistakes) as text: in JSON mode they
+    # are caught here and logged as records like every other line.
+    try:
+        outcome = cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        logging.getLogger(logs.CLI_LOGGER).error(
+            exc.format_message(), extra={"exit_code": exc.exit_code}
+        )
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        logging.getLogger(logs.CLI_LOGGER).error("aborted", extra={"exit_code": 1})
+        sys.exit(1)
+    # Without standalone mode, click returns the code a command exits with (--help: 0).
+    sys.exit(outcome if isinstance(outcome, int) else 0)

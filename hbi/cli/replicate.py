@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from hbi import logs
 from hbi.config import load_stack_env
 
 
@@ -38,10 +39,10 @@ def replicate(once: bool, interval: float, as_json: bool) -> None:
     index_path = default_index_path()
 
     def log(message: str) -> None:
-        click.echo(message, err=True)
+        logs.echo(message, err=True)
 
     if not once:
-        click.echo(f"following s3://{store.backups_bucket}/library/ into {index_path}", err=True)
+        logs.echo(f"following s3://{store.backups_bucket}/library/ into {index_path}", err=True)
         with contextlib.suppress(KeyboardInterrupt):
             follow(store, index_path, interval_s=interval, model_id=model_id, log=log)
         return

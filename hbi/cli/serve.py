@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
+
+from hbi import logs
 
 
 @click.command("serve")
@@ -48,10 +51,11 @@ def serve(
         if not api_key:
             raise click.UsageError(f"--api-key-file {api_key_file} holds no key")
     elif api_key and ctx.get_parameter_source("api_key") is ParameterSource.COMMANDLINE:
-        click.echo(
+        logs.echo(
             "warning: --api-key is visible to other users of this machine (ps, /proc/*/cmdline); "
             "set HBI_API_KEY or use --api-key-file instead",
             err=True,
+            level=logging.WARNING,
         )
     from hbi.api.hosts import is_loopback
 
@@ -69,7 +73,10 @@ def serve(
     stop = threading.Event()
     if follow_library:
         _start_replication(stop)
-    click.echo(f"HBI API on http://{host}:{port} ({protection}); docs at /docs")
+    logs.echo(
+        f"HBI API on http://{host}:{port} ({protection}); docs at /docs",
+        url=f"http://{host}:{port}",
+    )
     try:
         run(app, host, port)
     finally:
@@ -90,14 +97,14 @@ def _start_replication(stop: threading.Event) -> None:
     index_path = default_index_path()
     # One pass before serving, so a fresh replica does not answer from an empty index.
     first = project_library(store, index_path, model_id=model_id)
-    click.echo(f"replica in step: {len(first.applied)} books applied in {first.seconds}s")
+    logs.echo(f"replica in step: {len(first.applied)} books applied in {first.seconds}s")
     threading.Thread(
         target=follow,
         kwargs={
             "store": store,
             "index_path": index_path,
             "model_id": model_id,
-            "log": lambda message: click.echo(message, err=True),
+            "log": lambda message: logs.echo(message, err=True),
             "stop": stop.is_set,
         },
         name="hbi-replicate",

@@ -8,6 +8,7 @@ import time
 
 import click
 
+from hbi import logs
 from hbi.cli.books import (
     QUIET_RUN_CONFIG,
     failure_message,
@@ -75,7 +76,7 @@ class _Log:
     """The sensor's log, printed to stderr when run from the CLI."""
 
     def info(self, message: str) -> None:
-        click.echo(message, err=True)
+        logs.echo(message, err=True)
 
 
 @click.command("sync")
