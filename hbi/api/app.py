@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
@@ -31,6 +32,7 @@ from hbi.api.limits import (
 from hbi.api.metrics import ApiMetrics, MetricsMiddleware
 from hbi.api.page import is_web_request, page_router, static_mount
 from hbi.api.query_log_writer import QueryLogWriter
+from hbi.api.ratelimit import RateLimit, RateLimitMiddleware, client_address
 from hbi.api.reader_routes import reader_router
 from hbi.api.request_log import RequestLogMiddleware
 from hbi.config import layout, load_stack_env
@@ -96,6 +98,24 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
+def rate_limit_client(api_key: str | None) -> Callable[[Scope], str]:
+    """Return what names a request's client for rate limiting: its address, and the key it gives
+    when the server accepts that key.
+
+    HBI has one key, shared by all its users: a bucket per key alone would be one bucket for the
+    whole deployment. A wrong key counts against the address, so guessing keys is limited too.
+    """
+
+    def client_of(scope: Scope) -> str:
+        address = client_address(scope)
+        key = given_key(dict(scope["headers"]))
+        if not key or (api_key and not api_key_matches(key, api_key)):
+            return address
+        return f"{address} key:{hashlib.sha256(key).hexdigest()[:16]}"
+
+    return client_of
+
+
 class HeadAsGetMiddleware:
     """Answers HEAD on every GET route, as health checkers expect; the server drops the body."""
 
@@ -117,6 +137,7 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
     """
     load_stack_env()
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    rate_limit = RateLimit.from_env(os.environ)
     query_log = QueryLogWriter(QueryLog(layout().query_log))
     graph = GraphGate()
     # Imported here, not above: hbi.mcp reads through this package's graph gate and health.
@@ -276,6 +297,10 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
 
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    if rate_limit is not None:
+        app.add_middleware(
+            RateLimitMiddleware, limit=rate_limit, client_of=rate_limit_client(api_key)
+        )
     app.add_middleware(RequestSizeLimitMiddleware)
     if loopback_port is not None:
         app.add_middleware(LoopbackHostMiddleware, port=loopback_port)

@@ -66,9 +66,13 @@ def serve(
             "--api-key-file), or pass --allow-open to serve it without one"
         )
     from hbi.api import create_app
+    from hbi.api.ratelimit import RateLimitConfigError
     from hbi.api.server import run
 
-    app = create_app(api_key=api_key or None, loopback_port=port if loopback else None)
+    try:
+        app = create_app(api_key=api_key or None, loopback_port=port if loopback else None)
+    except RateLimitConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     protection = "API key required" if api_key else "no API key"
     stop = threading.Event()
     if follow_library:
