@@ -21,10 +21,20 @@ benchmarks/synthetic_library.py, through the real model) in another process; the
 library by about a third, so it measures the ingest's interference rather than a bigger index
 (target: no errors, loaded p95 within 3x of the idle p95).
 
+Last, the rate limiter (HBI_API_RATE_LIMIT), on this code: N clients, each with its own API key
+(so each has its own bucket), send lexical searches back to back to three servers over the same
+index: no limiter (`off`), a limiter that never refuses (`unrefused`, a rate no client reaches:
+its cost alone) and `--rate-limit` (`limited`, by default below what one client gets of the
+server, so it refuses some). Off and unrefused alternate (A B B A, twice); the limiter's
+overhead is unrefused over off, and one bucket lookup is timed on its own.
+`--limiter-only` runs just this part.
+
     .venv/bin/python benchmarks/bench_load.py [--baseline COMMIT] [--clients 20]
         [--duration 30] [--think-ms 1000] [--burst 200] [--ingest-books 24]
+        [--rate-limit "1/s burst 5"] [--limiter-only]
 
-Prints a table and writes benchmarks/results/load.json.
+Prints a table and writes benchmarks/results/load.json (load-rate-limit.json with
+--limiter-only).
 """
 
 from __future__ import annotations
@@ -48,6 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine, percentile, start_stack, write_results  # noqa: E402
 from synthetic_library import SyntheticLibrary  # noqa: E402
 
+from hbi.api.ratelimit import RATE_LIMIT_ENV, RateLimit, TokenBuckets  # noqa: E402
+
 CORPUS = REPO.parent / "shared" / "corpus"
 # Queries about every corpus book, so the books being ingested join the answers as they land.
 QUERIES = (
@@ -67,6 +79,10 @@ EXTRAS = ({}, {"k": 20}, {"per_book": "true"}, {"offset": 10})
 PER_BOOK_MODES = ("hybrid", "lexical", "semantic")
 PHASES = ("idle", "think", "no-think", "per-book", "burst")
 SIDES = ("baseline", "this")
+# The limiter's sides: HBI_API_RATE_LIMIT of each server (`limited` takes --rate-limit).
+LIMITER_SIDES = {"off": "off", "unrefused": "1000000/s", "limited": None}
+# Twice A B B A, so drift in the machine's load (other processes) falls on both sides alike.
+LIMITER_ORDER = ("off", "unrefused", "unrefused", "off") * 2 + ("limited",)
 
 
 @dataclass
@@ -75,6 +91,11 @@ class Phase:
 
     samples: list[tuple[float, str | None]] = field(default_factory=list)
     wall_s: float = 0.0
+
+    def extend(self, other: Phase) -> None:
+        """Add another run's samples and time to this one's."""
+        self.samples.extend(other.samples)
+        self.wall_s += other.wall_s
 
     def summary(self) -> dict:
         """Return requests, throughput, latency percentiles (ms) and errors by kind."""
@@ -89,6 +110,9 @@ class Phase:
             "errors": sum(errors.values()),
             "errors_by_kind": dict(errors),
             "throughput_rps": round(len(self.samples) / self.wall_s, 1) if self.wall_s else 0.0,
+            "refused_429_share": round(errors["HTTP 429"] / len(self.samples), 3)
+            if self.samples
+            else 0.0,
             "p50_ms": ms(0.50),
             "p95_ms": ms(0.95),
             "p99_ms": ms(0.99),
@@ -122,6 +146,8 @@ class LoadShape:
     max_requests: int
     think_s: float = 0.0
     searches: tuple[dict, ...] = field(default_factory=request_mix)
+    # Each client sends its own API key, so a rate limit gives each its own bucket.
+    keyed: bool = False
 
 
 def phase_shapes(args: argparse.Namespace) -> dict[str, LoadShape]:
@@ -146,13 +172,14 @@ async def _client(
     deadline = time.perf_counter() + shape.duration_s
     # Clients start spread over one think time, so they do not search in lockstep.
     await asyncio.sleep(shape.think_s * number / shape.clients)
+    headers = {"X-API-Key": f"bench-client-{number}"} if shape.keyed else None
     while time.perf_counter() < deadline and budget[0] > 0:
         budget[0] -= 1
         params = mix[turn % len(mix)]
         turn += 1
         started = time.perf_counter()
         try:
-            response = await http.get("/search", params=params)
+            response = await http.get("/search", params=params, headers=headers)
             error = None if response.status_code == 200 else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             error = type(exc).__name__
@@ -178,6 +205,51 @@ def run_phase(url: str, shape: LoadShape) -> dict:
     load = round(os.getloadavg()[0], 2)
     summary = asyncio.run(_load(url, shape)).summary()
     return {**summary, "clients": shape.clients, "load_average_1m_before": load}
+
+
+def limiter_phases(args: argparse.Namespace, home: Path, tree: Path) -> dict:
+    """Load a server without a limiter, with one that never refuses and with --rate-limit;
+    return each side's figures, the limiter's overhead and the cost of one bucket lookup."""
+    searches = tuple({"q": query, "mode": "lexical"} for query in QUERIES)
+    shape = LoadShape(args.clients, args.duration, args.max_requests, searches=searches, keyed=True)
+    limits = {side: limit or args.rate_limit for side, limit in LIMITER_SIDES.items()}
+    phases = {side: Phase() for side in limits}
+    with ExitStack() as running:
+        servers = {
+            side: running.enter_context(
+                ApiServer(tree, home / f"api-limit-{side}.log", {RATE_LIMIT_ENV: limit})
+            )
+            for side, limit in limits.items()
+        }
+        for server in servers.values():
+            server.warm_up()
+        for side in LIMITER_ORDER:
+            print(f"limiter: {side} ({limits[side]}), {shape.clients} clients…", flush=True)
+            phases[side].extend(asyncio.run(_load(servers[side].url, shape)))
+    sides = {
+        side: {**phase.summary(), "clients": shape.clients, "rate_limit": limits[side]}
+        for side, phase in phases.items()
+    }
+    off, unrefused = sides["off"], sides["unrefused"]
+    return {
+        "sides": sides,
+        "unrefused_over_off": {
+            "throughput": _ratio(unrefused["throughput_rps"], off["throughput_rps"]),
+            "p50_ms": _ratio(unrefused["p50_ms"], off["p50_ms"]),
+            "p95_ms": _ratio(unrefused["p95_ms"], off["p95_ms"]),
+        },
+        "bucket_take_us": bucket_take_us(),
+    }
+
+
+def bucket_take_us(clients: int = 10_000, takes: int = 200_000) -> float:
+    """Return the microseconds one TokenBuckets.take costs, over a full table of clients."""
+    buckets = TokenBuckets(RateLimit(1_000_000.0, 1_000_000, "bench"))
+    names = [f"client {number}" for number in range(clients)]
+    started = time.perf_counter()
+    for turn in range(takes):
+        buckets.take(names[turn % clients])
+    return round((time.perf_counter() - started) / takes * 1e6, 2)
 
 
 def hbi_command(*args: str) -> list[str]:
@@ -229,10 +301,11 @@ def describe(tree: Path) -> str:
 class ApiServer:
     """`hbi serve` of a source tree on a free loopback port, as a separate process."""
 
-    def __init__(self, tree: Path, log: Path) -> None:
+    def __init__(self, tree: Path, log: Path, env: dict[str, str] | None = None) -> None:
         from hbi.stack.process import free_port
 
         self.tree = tree
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -243,7 +316,7 @@ class ApiServer:
             self._process = subprocess.Popen(
                 hbi_command("serve", "--port", str(self.port)),
                 cwd=self.tree,
-                env=tree_env(self.tree),
+                env={**tree_env(self.tree), **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -332,6 +405,9 @@ def measure(args: argparse.Namespace, home: Path, trees: dict[str, Path]) -> dic
         },
         "phases": {},
     }
+    if args.limiter_only:
+        figures["rate_limiter"] = limiter_phases(args, home, trees["this"])
+        return figures
     shapes = phase_shapes(args)
     with ExitStack() as running:
         servers = {
@@ -351,6 +427,7 @@ def measure(args: argparse.Namespace, home: Path, trees: dict[str, Path]) -> dic
                 figures["phases"][name][side] = run_phase(servers[side].url, shape)
         if args.ingest_books:
             figures["loaded"] = loaded_phase(args, home, servers["this"], trees["this"])
+    figures["rate_limiter"] = limiter_phases(args, home, trees["this"])
     if "baseline" in trees:
         figures["this_over_baseline"] = {
             name: {
@@ -417,7 +494,7 @@ def print_table(figures: dict) -> None:
             f"{summary['p95_ms']!s:>8} {summary['p99_ms']!s:>8} {summary['max_ms']!s:>8}"
         )
 
-    for name, sides in figures["phases"].items():
+    for name, sides in figures.get("phases", {}).items():
         for side, summary in sides.items():
             row(name, side, summary)
         ratios = figures.get("this_over_baseline", {}).get(name)
@@ -435,6 +512,14 @@ def print_table(figures: dict) -> None:
             f"{loaded['ingest']['books']} books {loaded['ingest']['seconds']} s, running to the "
             f"end of the load: {loaded['ingest']['still_running_when_load_ended']}"
         )
+    limiter = figures["rate_limiter"]
+    for side, summary in limiter["sides"].items():
+        row("limiter", side, summary)
+        print(f"{'':<9} {'':<9} 429 share {summary['refused_429_share']} ({summary['rate_limit']})")
+    print(
+        f"limiter overhead, unrefused / off: {limiter['unrefused_over_off']} | one bucket "
+        f"lookup {limiter['bucket_take_us']} µs"
+    )
     print(f"commits: {figures['commits']} | passages: {figures['library']['chunks']}")
 
 
@@ -459,7 +544,16 @@ def main() -> None:
         help="Synthetic books ingested under load at the end (0: no loaded phase).",
     )
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument(
+        "--rate-limit",
+        default="1/s burst 5",
+        help="HBI_API_RATE_LIMIT of the limited server (each client has its own bucket).",
+    )
+    parser.add_argument(
+        "--limiter-only", action="store_true", help="Run only the rate limiter's comparison."
+    )
     args = parser.parse_args()
+    RateLimit.parse(args.rate_limit)
     host = machine()
     with (
         source_tree(args.this) as this,
@@ -479,11 +573,12 @@ def main() -> None:
         "idle_duration_s": args.idle_duration,
         "think_ms": args.think_ms,
         "burst": args.burst,
+        "rate_limit": args.rate_limit,
     }
     result = {"machine": host, "settings": settings, **figures}
     print_table(figures)
     print(f"machine: {host}")
-    print(f"wrote {write_results('load', result)}")
+    print(f"wrote {write_results('load-rate-limit' if args.limiter_only else 'load', result)}")
 
 
 if __name__ == "__main__":
