@@ -14,6 +14,7 @@ from hbi_assets.books import book_bundle
 from hbi_assets.index import search_index
 from hbi_assets.library import library_catalog
 from hbi_assets.retries import retry_transient_errors
+from hbi_assets.run_logs import with_run_loggers
 from hbi_resources.catalog import CatalogResource
 from hbi_resources.embedder import EmbedderResource
 from hbi_resources.object_store import ObjectStoreResource
@@ -96,15 +97,17 @@ nightly_backup = dg.ScheduleDefinition(
     job=full_backup_job,
     cron_schedule="30 2 * * *",
     execution_timezone=os.environ.get("HBI_TIMEZONE", "UTC"),
-    run_config={
-        "ops": {
-            "library_backup": {
-                "config": {
-                    "keep_daily": int(os.environ.get(ENV_KEEP_DAILY, "7")),
-                    "keep_weekly": int(os.environ.get(ENV_KEEP_WEEKLY, "4")),
+    run_config=with_run_loggers(
+        {
+            "ops": {
+                "library_backup": {
+                    "config": {
+                        "keep_daily": int(os.environ.get(ENV_KEEP_DAILY, "7")),
+                        "keep_weekly": int(os.environ.get(ENV_KEEP_WEEKLY, "4")),
+                    }
                 }
             }
         }
-    },
+    ),
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )

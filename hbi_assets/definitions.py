@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from hbi import logs
 from hbi.config import load_stack_env
 from hbi_assets.backups import (
     full_backup_job,
@@ -23,16 +22,16 @@ from hbi_assets.library import (
     weekly_maintenance,
 )
 from hbi_assets.resources import env_resources
+from hbi_assets.run_logs import run_loggers
 from hbi_assets.sensors import automation_sensor, books_bucket_sensor
 
 # Connection variables the user did not set come from the local stack's env file, so
 # `dagster dev -w workspace.yaml` works after `hbi stack up` without any exports.
 load_stack_env()
-# With HBI_LOG_FORMAT=json, a run's events go out as JSON lines through Dagster's own JSON logger,
-# under the name ("console") run configs address. Dagster uses a job's loggers only in runs whose
-# config names them, as the CLI's runs do (QUIET_RUN_CONFIG). HBI's Python log records in the
-# run's process go through hbi.logs (configured by this package).
-RUN_LOGGERS = {"console": dg.json_console_logger} if logs.json_logs() else None
+# With HBI_LOG_FORMAT=json, a run's events go out as JSON lines through Dagster's own JSON logger
+# (run_logs.py); HBI's Python log records in the run's process go through hbi.logs (configured by
+# this package).
+RUN_LOGGERS = run_loggers()
 
 defs = dg.Definitions(
     assets=[

@@ -15,6 +15,7 @@ from hbi_assets.books import book_bundle, book_toc_graph
 from hbi_assets.index import search_index
 from hbi_assets.partitions import books_partitions
 from hbi_assets.retries import retry_transient_errors
+from hbi_assets.run_logs import with_run_loggers
 from hbi_resources.catalog import CatalogResource
 from hbi_resources.graph import GraphResource
 from hbi_resources.index import IndexResource
@@ -195,5 +196,6 @@ weekly_maintenance = dg.ScheduleDefinition(
     job=index_maintenance_job,
     cron_schedule="0 3 * * 0",
     execution_timezone=os.environ.get("HBI_TIMEZONE", "UTC"),
+    run_config=with_run_loggers(),
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )

@@ -14,6 +14,7 @@ from hbi.storage.object_store import OBJECT_STORE_ERRORS, ObjectStoreClient
 from hbi_assets.books import OBJECT_KEY_TAG, ingest_book_job
 from hbi_assets.library import remove_books_job
 from hbi_assets.partitions import books_partitions
+from hbi_assets.run_logs import with_run_loggers
 from hbi_resources.listing_state import ListingStateResource
 from hbi_resources.object_store import ObjectStoreResource
 
@@ -75,6 +76,7 @@ def evaluate_books_bucket(
             partition_key=obj.book_id,
             run_key=f"{obj.object_key}@{obj.etag}#{obj.generation}",
             tags={OBJECT_KEY_TAG: obj.object_key},
+            run_config=with_run_loggers(),
         )
         for obj in upserts
     ]
@@ -84,11 +86,15 @@ def evaluate_books_bucket(
                 job_name=remove_books_job.name,
                 run_key="delete:"
                 + ",".join(f"{o.object_key}@{o.etag}#{o.generation}" for o in diff.removals),
-                run_config={
-                    "ops": {
-                        "remove_books": {"config": {"book_ids": [o.book_id for o in diff.removals]}}
+                run_config=with_run_loggers(
+                    {
+                        "ops": {
+                            "remove_books": {
+                                "config": {"book_ids": [o.book_id for o in diff.removals]}
+                            }
+                        }
                     }
-                },
+                ),
             )
         )
     summary = {

@@ -137,7 +137,7 @@ def test_uvicorn_and_the_banner_log_json_too(json_served) -> None:
     assert json_served[0] == []
 
 
-def test_text_mode_prints_what_it_always_did(stack: LocalStack) -> None:
+def test_text_mode_prints_what_it_always_did(ingested) -> None:
     served = serve(None)
     send_mixed_requests(served.url)
     stdout, stderr = served.stop()
@@ -196,6 +196,7 @@ DAGSTER_RUN = textwrap.dedent(
 
     from hbi.cli.books import QUIET_RUN_CONFIG
     from hbi_assets.definitions import RUN_LOGGERS, defs
+    from hbi_assets.run_logs import with_run_loggers
 
     assert defs.resolve_job_def("ingest_book").loggers["console"] is dg.json_console_logger
 
@@ -212,6 +213,11 @@ DAGSTER_RUN = textwrap.dedent(
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     assert QUIET_RUN_CONFIG.keys() == run_config.keys()
     assert tiny_defs.resolve_job_def("tiny_job").execute_in_process(run_config=run_config).success
+    # The config the sensor's and the schedules' run requests carry.
+    assert with_run_loggers({"ops": {}}) == {"ops": {}, "loggers": {"console": {}}}
+    assert tiny_defs.resolve_job_def("tiny_job").execute_in_process(
+        run_config=with_run_loggers()
+    ).success
     """
 )
 
@@ -224,7 +230,8 @@ def test_a_dagster_run_logs_json_lines(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     records = parsed(done.stderr.splitlines())
     run_lines = [r for r in records if r.get("name") == "dagster"]
-    assert any(r["dagster_meta"]["orig_message"] == "tiny asset ran" for r in run_lines)
+    ran = [r for r in run_lines if r["dagster_meta"]["orig_message"] == "tiny asset ran"]
+    assert len(ran) == 2
     assert {"logger": "hbi.tiny", "book_id": "b1"}.items() <= next(
         r for r in records if r.get("logger") == "hbi.tiny"
     ).items()
@@ -257,3 +264,11 @@ def test_a_record_with_an_exception_and_fields_is_one_json_line() -> None:
     assert entry["message"] == "failed here" and entry["level"] == "error"
     assert entry["book_id"] == "b1" and entry["path"] == "/tmp/x"
     assert entry["exception"].endswith("ValueError: broken\nacross lines")
+
+
+def test_run_configs_name_no_logger_in_text_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hbi_assets.run_logs import with_run_loggers
+
+    monkeypatch.delenv(LOG_FORMAT_ENV, raising=False)
+    assert with_run_loggers({"ops": {"x": {}}}) == {"ops": {"x": {}}}
+    assert with_run_loggers() == {}
