@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -19,6 +20,7 @@ from hbi import __version__
 from hbi.api.graph_gate import GraphGate, GraphUnavailableError
 from hbi.api.health import library_health
 from hbi.api.hosts import LoopbackHostMiddleware
+from hbi.api.library_metrics import LibraryMetrics
 from hbi.api.limits import (
     MAX_BOOKS_PAGE,
     MAX_FILTER_VALUES,
@@ -170,6 +172,7 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
         "Searches the query log did not record.",
         lambda: query_log.dropped,
     )
+    metrics.register(LibraryMetrics.from_env())
 
     @app.exception_handler(SectionNotFoundError)
     async def _unknown_section(request: Request, exc: SectionNotFoundError) -> JSONResponse:
@@ -233,8 +236,10 @@ def create_app(api_key: str | None = None, loopback_port: int | None = None) -> 
                 marks=SNIPPET_MARKS[marks],
             )
 
+        started = time.perf_counter()
         # A section is resolved through Neo4j: such searches wait on the graph's threads.
         result = await (graph.call(run) if section is not None else run_in_threadpool(run))
+        metrics.observe_search(mode, time.perf_counter() - started)
         query_log.submit(QueryLogEntry.from_result(result, "api"))
         return result.as_dict(with_plan=explain)
 
