@@ -1,5 +1,6 @@
-"""The `monitoring` profile of deploy/docker-compose.yml: Prometheus and Grafana, wired to the API
-and to deploy/monitoring's files, and left out of a plain `up`.
+"""The `monitoring` profile of deploy/docker-compose.yml: Prometheus, Grafana and the Dagster run
+exporter, wired to the API, to Dagster's instance and to deploy/monitoring's files, and left out
+of a plain `up`.
 
 Docker Hub is out of reach here, so the official images never run in these tests; they check
 the profile as Compose resolves it, against the files it mounts.
@@ -23,7 +24,9 @@ from deploy_files import (
     write_env_file,
 )
 
-MONITORING = {"prometheus", "grafana"}
+MONITORING = {"prometheus", "grafana", "dagster-metrics"}
+# The profile's services on official images; dagster-metrics runs on HBI's own.
+OFFICIAL = {"prometheus", "grafana"}
 MONITORING_DIR = DEPLOY_DIR / "monitoring"
 PROMETHEUS_YML = MONITORING_DIR / "prometheus.yml"
 GRAFANA_PROVISIONING = MONITORING_DIR / "grafana" / "provisioning"
@@ -41,8 +44,8 @@ MOUNTED = {
 IMAGE_VARIABLES = {"prometheus": "HBI_PROMETHEUS_IMAGE", "grafana": "HBI_GRAFANA_IMAGE"}
 
 
-def _scrape_config() -> dict[str, Any]:
-    (job,) = load_yaml(PROMETHEUS_YML)["scrape_configs"]
+def _scrape_config(name: str = "hbi") -> dict[str, Any]:
+    (job,) = [job for job in load_yaml(PROMETHEUS_YML)["scrape_configs"] if job["job_name"] == name]
     return job
 
 
@@ -103,6 +106,26 @@ def test_prometheus_scrapes_the_api_service(all_services: dict) -> None:
     assert any(p.target == int(port) for p in published_ports(all_services[host]))
 
 
+def test_prometheus_scrapes_the_dagster_run_exporter(all_services: dict) -> None:
+    (target,) = _scrape_config("dagster")["static_configs"][0]["targets"]
+    host, port = target.split(":")
+    exporter = all_services[host]
+    assert exporter["command"][:3] == ["python", "-m", "hbi_assets.run_metrics"]
+    assert exporter["command"][exporter["command"].index("--port") + 1] == port
+    assert "authorization" not in _scrape_config("dagster")
+    assert not published_ports(exporter), "run counts stay on the stack's network"
+
+
+def test_dagster_exporter_reads_the_daemon_s_instance(all_services: dict) -> None:
+    exporter, daemon = all_services["dagster-metrics"], all_services["dagster-daemon"]
+    assert exporter["image"] == daemon["image"]
+    dagster_env = {k: v for k, v in daemon["environment"].items() if k.startswith("DAGSTER_")}
+    assert dagster_env and dagster_env.items() <= exporter["environment"].items()
+    instance_yaml = "/opt/dagster/dagster_home/dagster.yaml"
+    [mount] = [m for m in service_mounts(exporter) if m.target == instance_yaml]
+    assert Path(mount.source) == DEPLOY_DIR / "dagster.yaml" and mount.read_only
+
+
 def test_prometheus_gets_the_api_key_the_api_reads_as_its_credentials_file(
     all_services: dict, tmp_path: Path
 ) -> None:
@@ -118,7 +141,7 @@ def test_prometheus_gets_the_api_key_the_api_reads_as_its_credentials_file(
     assert resolved["services"]["prometheus"]["environment"]["HBI_API_KEY"] == "test-api-key-51c8"
 
 
-@pytest.mark.parametrize("name", sorted(MONITORING))
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
 def test_monitoring_image_is_official_pinned_and_overridable(
     name: str, all_services: dict, tmp_path: Path
 ) -> None:
