@@ -28,6 +28,7 @@ ALERTS = {
     "HBIIngestionBehind",
     "HBIIndexDiskNearlyFull",
     "HBIObjectStoreUnreachable",
+    "HBIRunsFailing",
 }
 
 
@@ -80,8 +81,10 @@ def test_every_alert_fires_in_one_series_and_stays_silent_in_another() -> None:
 def test_shipped_scrape_config_passes_promtool_check_config(tmp_path: Path) -> None:
     """The config as compose mounts it, with the key file and rules where the test has them."""
     config = yaml.safe_load(SCRAPE_CONFIG.read_text())
-    [job] = config["scrape_configs"]
+    job, dagster = config["scrape_configs"]
     assert job["job_name"] == "hbi" and job["static_configs"] == [{"targets": ["hbi-api:8000"]}]
+    assert dagster["job_name"] == "dagster"
+    assert dagster["static_configs"] == [{"targets": ["dagster-metrics:9101"]}]
     assert job["authorization"]["credentials_file"] == "/run/secrets/hbi_api_key"
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
     key_file = tmp_path / "hbi_api_key"
