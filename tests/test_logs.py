@@ -272,3 +272,18 @@ def test_run_configs_name_no_logger_in_text_mode(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(LOG_FORMAT_ENV, raising=False)
     assert with_run_loggers({"ops": {"x": {}}}) == {"ops": {"x": {}}}
     assert with_run_loggers() == {}
+
+
+def test_book_run_reports_are_records_with_fields_in_json_mode(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hbi.cli.books import _report_runs
+
+    monkeypatch.setenv(LOG_FORMAT_ENV, "json")
+    caplog.set_level(logging.INFO)
+    outcome = {"book_id": "a.pdf", "success": False, "seconds": 1.5, "run_id": "r" * 36}
+    with pytest.raises(SystemExit):
+        _report_runs([{**outcome, "errors": ["book_bundle: a.pdf: corrupt file"]}], as_json=False)
+    record = next(r for r in caplog.records if getattr(r, "book_id", None) == "a.pdf")
+    assert record.levelno == logging.ERROR and record.getMessage() == "FAILED a.pdf"
+    assert record.errors == ["book_bundle: a.pdf: corrupt file"] and record.run_id == "r" * 36

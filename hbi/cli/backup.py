@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
 
 import click
 
+from hbi import logs
 from hbi.backup.restore import RestoreReport, Services, restore_books, restore_full
 from hbi.bundle.bucket import BackupError, describe_full_backups
 from hbi.catalog import default_catalog_path
@@ -58,15 +60,25 @@ def backup(keep_daily: int, keep_weekly: int, as_json: bool) -> None:
         click.echo(json.dumps(outcome, indent=2, default=str))
     else:
         click.echo(outcome["backup_id"])
-        click.echo(
+        logs.echo(
             f"  {outcome['books']} books, {outcome['chunks']} chunks, "
             f"{outcome['bytes'] / 1e6:.1f} MB in {outcome['duration_s']}s at {outcome['location']}",
             err=True,
+            backup_id=outcome["backup_id"],
         )
         if outcome["retention_deleted"]:
-            click.echo(f"  retention deleted: {', '.join(outcome['retention_deleted'])}", err=True)
+            logs.echo(
+                f"  retention deleted: {', '.join(outcome['retention_deleted'])}",
+                err=True,
+                deleted=outcome["retention_deleted"],
+            )
     if not outcome["verified"]:
-        click.echo(f"verification FAILED: {outcome['verification']}", err=True)
+        logs.echo(
+            f"verification FAILED: {outcome['verification']}",
+            err=True,
+            level=logging.ERROR,
+            backup_id=outcome["backup_id"],
+        )
         sys.exit(1)
 
 

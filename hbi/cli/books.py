@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from hbi import logs
 from hbi.books.ids import book_id_for_key, is_book_key
 from hbi.books.listing import SeenObject
 from hbi.books.listing_state import ListingState
@@ -154,10 +156,13 @@ def refresh_catalog() -> bool:
         )
     for event in result.all_events:
         if event.is_step_failure:
-            click.echo(
+            logs.echo(
                 f"refresh_index (run {result.run_id[:8]}) {event.step_key}: "
                 f"{failure_message(event)}",
                 err=True,
+                level=logging.ERROR,
+                run_id=result.run_id,
+                step=event.step_key,
             )
     return result.success
 
@@ -177,6 +182,17 @@ def failure_message(event) -> str:
 def _report_runs(outcomes: list[dict], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(outcomes, indent=2))
+    elif logs.json_logs():
+        for outcome in outcomes:
+            ok = outcome["success"]
+            logs.echo(
+                f"{'ok' if ok else 'FAILED'} {outcome['book_id']}",
+                level=logging.INFO if ok else logging.ERROR,
+                book_id=outcome["book_id"],
+                run_id=outcome["run_id"],
+                seconds=outcome["seconds"],
+                errors=outcome["errors"],
+            )
     else:
         for outcome in outcomes:
             mark = (
