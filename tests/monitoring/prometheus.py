@@ -66,8 +66,11 @@ def as_grafana_sends(expr: str) -> str:
     return expr
 
 
-def scrape_config_for(target: str, key_file: Path, interval_s: int = 2) -> dict:
-    """Return the shipped scrape config with its target, key file, rules and interval changed."""
+def scrape_config_for(
+    target: str, key_file: Path, dagster_target: str, interval_s: int = 2
+) -> dict:
+    """Return the shipped scrape config with its targets (the API's, the Dagster run exporter's),
+    key file, rules and interval changed."""
     config = yaml.safe_load(SCRAPE_CONFIG.read_text())
     config["global"].update(
         scrape_interval=f"{interval_s}s",
@@ -75,9 +78,10 @@ def scrape_config_for(target: str, key_file: Path, interval_s: int = 2) -> dict:
         evaluation_interval=f"{interval_s}s",
     )
     config["rule_files"] = [str(RULES_DIR / "*.yml")]
-    [job] = config["scrape_configs"]
-    job["authorization"]["credentials_file"] = str(key_file)
-    job["static_configs"] = [{"targets": [target]}]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    jobs["hbi"]["authorization"]["credentials_file"] = str(key_file)
+    jobs["hbi"]["static_configs"] = [{"targets": [target]}]
+    jobs["dagster"]["static_configs"] = [{"targets": [dagster_target]}]
     return config
 
 

@@ -1,5 +1,6 @@
-"""Debian's Prometheus scrapes a real `hbi serve` over the corpus library with the shipped scrape
-config, and every query of the shipped rules and dashboard runs against what it scraped."""
+"""Debian's Prometheus scrapes a real `hbi serve` over the corpus library and the Dagster run
+exporter over a real instance with the shipped scrape config, and every query of the shipped
+rules and dashboard runs against what it scraped."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import dagster as dg
 import httpx
 import pytest
 
@@ -16,6 +18,7 @@ from hbi.embedding.model_files import installed_model_id
 from hbi.index import reads
 from hbi.index.db import connect, default_index_path
 from hbi.stack.process import free_port
+from hbi_assets.run_metrics import serve
 from tests.api_clients import ServedApi, start_api
 from tests.monitoring.prometheus import (
     HBI_METRIC,
@@ -46,30 +49,60 @@ def served(ingested, object_store) -> Iterator[ServedApi]:
     served.stop()
 
 
+@dg.asset
+def torn() -> None:
+    raise ValueError("a torn page")
+
+
 @pytest.fixture(scope="module")
-def prometheus(served: ServedApi, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    """Prometheus scraping the served API every 2 s, with the shipped rules loaded."""
+def run_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The Dagster run exporter over an instance holding one failed run; yield its port."""
+    folder = tmp_path_factory.mktemp("dagster")
+    with dg.instance_for_test(temp_dir=str(folder)) as instance:
+        dg.materialize([torn], instance=instance, raise_on_error=False)
+        port = free_port()
+        server, _ = serve("127.0.0.1", port, lambda: instance, ttl_s=0.5)
+        yield port
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    served: ServedApi, run_exporter: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    """Prometheus scraping the served API and the run exporter every 2 s, with the shipped rules
+    loaded."""
     folder = tmp_path_factory.mktemp("prometheus")
     key_file = folder / "hbi_api_key"
     key_file.write_text(API_KEY + "\n")
-    server = start_prometheus(scrape_config_for(f"127.0.0.1:{served.port}", key_file), folder)
+    config = scrape_config_for(
+        f"127.0.0.1:{served.port}", key_file, dagster_target=f"127.0.0.1:{run_exporter}"
+    )
+    server = start_prometheus(config, folder)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def searched(served: ServedApi, prometheus: Prometheus) -> Prometheus:
-    """The Prometheus after the API answered searches in two modes and it scraped them."""
+    """The Prometheus after the API answered searches in two modes and it scraped them, and
+    after it scraped the run exporter."""
     for mode in SEARCH_MODES:
         for query in ("media sanitization", "cryptographic erase"):
             assert served.get("/search", q=query, mode=mode).status_code == 200
     for mode in SEARCH_MODES:
         prometheus.wait_for(f'hbi_search_duration_seconds_count{{mode="{mode}"}} >= 2')
+    prometheus.wait_for('up{job="dagster"} == 1')
     return prometheus
 
 
 def test_prometheus_scrapes_the_api_with_its_key(prometheus: Prometheus) -> None:
     assert prometheus.wait_for('up{job="hbi"} == 1') == [1.0]
+
+
+def test_prometheus_scrapes_the_dagster_run_exporter(prometheus: Prometheus) -> None:
+    assert prometheus.wait_for('up{job="dagster"} == 1') == [1.0]
+    assert prometheus.wait_for('hbi_dagster_runs_finished_total{status="failure"}') == [1.0]
 
 
 def test_books_indexed_is_what_the_index_holds(prometheus: Prometheus) -> None:
