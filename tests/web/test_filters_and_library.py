@@ -87,6 +87,10 @@ def test_library_lists_every_book(page: Page, web: str, ingested: dict) -> None:
     assert len(ingested) == 8 and set(ingested) <= {book["book_id"] for book in indexed}
     for book in indexed:
         expect(rows.filter(has_text=book["title"]).first).to_be_visible()
+    headings = page.locator("#library table").first.locator("thead th")
+    assert "Language" in headings.all_inner_texts() and "OCR" in headings.all_inner_texts()
+    war = rows.filter(has_text="The Art of War").first
+    expect(war.locator("td").nth(2)).to_have_text("en")
     assert not page.errors.messages
 
 
