@@ -103,7 +103,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         # Resolved before the call so requests refused by inner middleware (401) keep their route.
-        path = route_template(scope)
+        path, _ = matched_route(scope)
         status = 500
         started = time.perf_counter()
 
@@ -119,13 +119,14 @@ class MetricsMiddleware:
             self.metrics.observe(path, status, time.perf_counter() - started)
 
 
-def route_template(scope: Scope) -> str:
-    """Return the template of the route a request matches (`/books/{book_id}`), not its URL.
+def matched_route(scope: Scope) -> tuple[str, dict]:
+    """Return the template of the route a request matches (`/books/{book_id}`), not its URL,
+    and the path parameters it matched.
 
     Raw URLs would give every book id its own time series; unknown paths share one label.
     """
     for route in scope["app"].router.routes:
-        match, _ = route.matches(scope)
+        match, child = route.matches(scope)
         if match == Match.FULL:
-            return getattr(route, "path", UNMATCHED)
-    return UNMATCHED
+            return getattr(route, "path", UNMATCHED), child.get("path_params", {})
+    return UNMATCHED, {}

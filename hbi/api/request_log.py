@@ -13,10 +13,9 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hbi.api.metrics import UNMATCHED
+from hbi.api.metrics import matched_route
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A caller's id is kept only when it looks like one (a UUID, a proxy's hex or base64 token):
@@ -66,7 +65,9 @@ def _request_id(scope: Scope) -> str:
 
 
 def _log_request(scope: Scope, request_id: str, status: int, seconds: float) -> None:
-    route, params = _route(scope)
+    # A HEAD is answered by its GET route (HeadAsGetMiddleware, inside this one).
+    probe = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
+    route, params = matched_route(probe)
     client = scope.get("client")
     fields = {
         "request_id": request_id,
@@ -79,14 +80,3 @@ def _log_request(scope: Scope, request_id: str, status: int, seconds: float) -> 
     if "book_id" in params:
         fields["book_id"] = params["book_id"]
     log.info(f"{scope['method']} {route} {status}", extra=fields)
-
-
-def _route(scope: Scope) -> tuple[str, dict]:
-    """Return the template of the route a request matches and its path parameters."""
-    # A HEAD is answered by its GET route (HeadAsGetMiddleware, inside this one).
-    probe = {**scope, "method": "GET"} if scope["method"] == "HEAD" else scope
-    for route in scope["app"].router.routes:
-        match, child = route.matches(probe)
-        if match == Match.FULL:
-            return getattr(route, "path", UNMATCHED), child.get("path_params", {})
-    return UNMATCHED, {}
