@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -58,14 +59,17 @@ class ServedApi:
             self.process.wait()
 
 
-def start_api(port: int, *args: str, api_key: str = "") -> ServedApi:
-    """Start `hbi serve --port port ARGS` in this process's environment; return when it answers."""
+def start_api(
+    port: int, *args: str, api_key: str = "", environ: Mapping[str, str] | None = None
+) -> ServedApi:
+    """Start `hbi serve --port port ARGS` in this process's environment with `environ` on top;
+    return when it answers."""
     # A file, not a pipe: a server that logs more than a pipe holds would block on it. It lives
     # as long as the server, so no `with`.
     log = tempfile.TemporaryFile("w+")  # noqa: SIM115
     process = subprocess.Popen(
         [HBI, "serve", "--port", str(port), *args],
-        env=os.environ.copy(),
+        env={**os.environ, **(environ or {})},
         stdout=subprocess.DEVNULL,
         stderr=log,
     )

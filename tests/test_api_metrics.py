@@ -178,11 +178,8 @@ API_KEY = "metrics-test-key"
 @pytest.fixture(scope="module")
 def served(ingested) -> Iterator[ServedApi]:
     """`hbi serve` over the session's library, regathering its figures every half second."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HBI_API_KEY", API_KEY)
-    mp.setenv("HBI_METRICS_TTL_S", "0.5")
-    served = start_api(free_port(), api_key=API_KEY)
-    mp.undo()
+    environ = {"HBI_API_KEY": API_KEY, "HBI_METRICS_TTL_S": "0.5"}
+    served = start_api(free_port(), api_key=API_KEY, environ=environ)
     yield served
     served.stop()
 
@@ -272,12 +269,12 @@ def test_searches_through_the_api_are_timed_by_mode(served: ServedApi) -> None:
 
 @pytest.mark.integration
 def test_index_figures_are_exported_while_minio_and_neo4j_are_down(ingested) -> None:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HBI_API_KEY", API_KEY)
-    mp.setenv("HBI_MINIO_ENDPOINT", f"127.0.0.1:{free_port()}")
-    mp.setenv("HBI_NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")
-    cut_off = start_api(free_port(), api_key=API_KEY)
-    mp.undo()
+    environ = {
+        "HBI_API_KEY": API_KEY,
+        "HBI_MINIO_ENDPOINT": f"127.0.0.1:{free_port()}",
+        "HBI_NEO4J_URI": f"bolt://127.0.0.1:{free_port()}",
+    }
+    cut_off = start_api(free_port(), api_key=API_KEY, environ=environ)
     try:
         samples = scrape_until(cut_off, lambda s: "hbi_books_indexed" in s)
     finally:

@@ -80,10 +80,7 @@ def stdio(ingested) -> Iterator[McpSession]:
 @pytest.fixture(scope="module")
 def served(ingested) -> Iterator[ServedApi]:
     """A real `hbi serve` on loopback with an API key."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HBI_API_KEY", API_KEY)
-    served = start_api(free_port(), api_key=API_KEY)
-    mp.undo()
+    served = start_api(free_port(), api_key=API_KEY, environ={"HBI_API_KEY": API_KEY})
     yield served
     served.stop()
 

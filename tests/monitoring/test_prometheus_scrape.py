@@ -40,11 +40,8 @@ SEARCH_MODES = ("lexical", "hybrid")
 def served(ingested, object_store) -> Iterator[ServedApi]:
     """`hbi serve` with an API key over the corpus library, which has a full backup."""
     take_full_backup(object_store, Path(default_catalog_path()), installed_model_id())
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HBI_API_KEY", API_KEY)
-    mp.setenv("HBI_METRICS_TTL_S", "0.5")
-    served = start_api(free_port(), api_key=API_KEY)
-    mp.undo()
+    environ = {"HBI_API_KEY": API_KEY, "HBI_METRICS_TTL_S": "0.5"}
+    served = start_api(free_port(), api_key=API_KEY, environ=environ)
     yield served
     served.stop()
 
